@@ -1,0 +1,53 @@
+# Developer and CI entry points. Every target that runs project code depends on `venv`,
+# so a fresh checkout needs only `make demo` or `make test`.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Re-install when the packaging metadata changes.
+STAMP := $(VENV)/.installed-stamp
+# sqlite, postgresql, mariadb, or several separated by spaces; empty means all three.
+DB ?=
+
+.PHONY: help venv demo test docs build migrations-check clean
+
+help:
+	@echo "make demo              run the demo site on http://127.0.0.1:8000 (emulator on :8001)"
+	@echo "make test              test suite on SQLite, PostgreSQL and MariaDB (with Redis)"
+	@echo "make test DB=sqlite    one backend (sqlite, postgresql or mariadb)"
+	@echo "make docs              Sphinx HTML in docs/_build/html, warnings are errors"
+	@echo "make build             sdist + wheel in dist/, twine check --strict, contents check"
+	@echo "make migrations-check  fail if a model change lacks a migration"
+	@echo "make venv              create or update .venv"
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg setup.py pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+		echo "Creating $(VENV) with $$($(PYTHON) --version)"; \
+		$(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip; \
+	fi
+	$(PY) -m pip install --quiet -e ".[test,docs,dev]"
+	@touch $@
+
+demo: venv
+	$(PY) example_project/manage.py migrate --noinput
+	$(PY) example_project/manage.py rundemo
+
+test: venv
+	bash .ci/test-matrix $(DB)
+
+docs: venv
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+build: venv
+	rm -rf dist
+	$(PY) -m build
+	$(VENV)/bin/twine check --strict dist/*
+	$(PY) .ci/check-dist dist
+
+migrations-check: venv
+	DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=. $(VENV)/bin/django-admin makemigrations --check --dry-run
+
+clean:
+	rm -rf build dist docs/_build .pytest_cache .coverage htmlcov *.egg-info
