@@ -1,0 +1,124 @@
+"""System checks for the ``ESI_*`` settings.
+
+Each check has a stable id listed in ``docs/checks.rst``:
+
+- ``esi.E001``: SSO application settings missing while ``DEBUG`` is off.
+- ``esi.W001``: the same while ``DEBUG`` is on (SSO will not work, the site still runs).
+- ``esi.E002``: ``ESI_SSO_CALLBACK_URL`` is not an absolute ``http(s)`` URL.
+- ``esi.E003``: ``ESI_SSO_BASE_URL`` or ``ESI_API_URL`` is not an absolute ``http(s)`` URL.
+- ``esi.W002``: ``ESI_USER_CONTACT_EMAIL`` is missing; CCP asks for a contact in the
+  User-Agent (developers.eveonline.com, "ESI best practices").
+- ``esi.W003``: an ``ESI_SCHEDULES`` entry uses cron while django-q2 evaluates cron in a
+  time zone other than UTC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from . import app_settings
+
+_SSO_SETTINGS = ("ESI_SSO_CLIENT_ID", "ESI_SSO_CLIENT_SECRET", "ESI_SSO_CALLBACK_URL")
+
+
+def _is_absolute_http_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+@register(Tags.security)
+def check_sso_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.E001 / esi.W001 / esi.E002."""
+    messages: list[CheckMessage] = []
+    missing = [name for name in _SSO_SETTINGS if not getattr(app_settings, name)]
+    if app_settings.ESI_SSO_USE_PKCE and "ESI_SSO_CLIENT_SECRET" in missing:
+        # PKCE clients authenticate with a code verifier instead of a secret.
+        missing.remove("ESI_SSO_CLIENT_SECRET")
+    if missing:
+        hint = (
+            "Register an application at https://developers.eveonline.com/applications "
+            f"and set {', '.join(missing)} in the project settings."
+        )
+        if settings.DEBUG:
+            messages.append(
+                Warning(
+                    "EVE SSO settings are missing: SSO login will not work.",
+                    hint=hint,
+                    id="esi.W001",
+                )
+            )
+        else:
+            messages.append(
+                Error("EVE SSO settings are missing.", hint=hint, id="esi.E001")
+            )
+    callback = app_settings.ESI_SSO_CALLBACK_URL
+    if callback and not _is_absolute_http_url(callback):
+        messages.append(
+            Error(
+                f"ESI_SSO_CALLBACK_URL must be an absolute URL, not {callback!r}.",
+                hint=(
+                    "Use the full URL registered with the application, for example "
+                    "'https://example.com/sso/callback/'."
+                ),
+                id="esi.E002",
+            )
+        )
+    return messages
+
+
+@register()
+def check_endpoint_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.E003."""
+    return [
+        Error(
+            f"{name} must be an absolute http(s) URL, not {getattr(app_settings, name)!r}.",
+            hint="Leave it unset for CCP's servers, or point it at the emulator's URL.",
+            id="esi.E003",
+        )
+        for name in ("ESI_SSO_BASE_URL", "ESI_API_URL")
+        if not _is_absolute_http_url(getattr(app_settings, name))
+    ]
+
+
+@register()
+def check_contact_email(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.W002."""
+    if app_settings.ESI_USER_CONTACT_EMAIL:
+        return []
+    return [
+        Warning(
+            "ESI_USER_CONTACT_EMAIL is not set.",
+            hint=(
+                "CCP asks every application to send a contact email in its User-Agent so "
+                "they can reach the operator before blocking it."
+            ),
+            id="esi.W002",
+        )
+    ]
+
+
+@register()
+def check_schedule_time_zone(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.W003."""
+    schedules = app_settings.ESI_SCHEDULES
+    if not isinstance(schedules, dict):
+        return []
+    cron = sorted(task for task, spec in schedules.items() if isinstance(spec, dict) and "cron" in spec)
+    q_cluster = getattr(settings, "Q_CLUSTER", {}) or {}
+    zone = q_cluster.get("time_zone", settings.TIME_ZONE) if settings.USE_TZ else None
+    if not cron or zone in ("UTC", "Etc/UTC"):
+        return []
+    return [
+        Warning(
+            f"ESI_SCHEDULES uses cron for {', '.join(cron)}, which django-q2 evaluates in "
+            f"{zone or 'local time'}, not UTC.",
+            hint='Set Q_CLUSTER["time_zone"] = "UTC", or use {"minutes": N} (aligned to UTC).',
+            id="esi.W003",
+        )
+    ]

@@ -1,0 +1,138 @@
+"""token_required, tokens_required and single_use_token, end to end with the emulator."""
+
+from django.contrib.auth.models import User
+
+from esi.models import CallbackRedirect, Token
+
+from .factories import MAIL, NOTIFICATIONS, make_token, sso_login
+
+
+def logged_in(client, name="pilot"):
+    user = User.objects.create_user(name, password="pw")
+    client.force_login(user)
+    return user
+
+
+class TestTokenRequired:
+    def test_anonymous_user_goes_through_sso_and_gets_the_token(self, emulator, client):
+        response = sso_login(client, emulator, "/one/", 90000001)
+        assert response["Location"] == "/one/"
+        data = client.get("/one/").json()
+        assert data["character_id"] == 90000001 and data["scopes"] == [NOTIFICATIONS]
+        # The token was handed over once; the next visit starts a new login.
+        assert client.get("/one/").status_code == 302
+        assert CallbackRedirect.objects.filter(token__isnull=False).count() == 0
+
+    def test_user_without_tokens_goes_through_sso(self, emulator, client):
+        user = logged_in(client)
+        sso_login(client, emulator, "/one/", 90000001)
+        data = client.get("/one/").json()
+        assert Token.objects.get(pk=data["id"]).user == user
+
+    def test_user_with_tokens_gets_the_selection_page(self, emulator, client):
+        user = logged_in(client)
+        a = make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        make_token(emulator, 90000002, [MAIL], user=user)  # lacks the scope
+        response = client.get("/one/")
+        assert response.status_code == 200
+        assert [t.pk for t in response.context["tokens"]] == [a.pk]
+        assert response.context["scopes"] == [NOTIFICATIONS]
+        assert b'name="_token"' in response.content and b'name="_add"' in response.content
+        assert b"csrfmiddlewaretoken" in response.content
+
+    def test_selecting_an_own_token(self, emulator, client):
+        user = logged_in(client)
+        token = make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        response = client.post("/one/", {"_token": token.pk})
+        assert response.status_code == 200 and response.json()["id"] == token.pk
+
+    def test_selecting_an_expired_own_token_refreshes_it(self, emulator, client):
+        user = logged_in(client)
+        token = make_token(emulator, 90000001, [NOTIFICATIONS], user=user, expired=True)
+        assert client.post("/one/", {"_token": token.pk}).json()["id"] == token.pk
+        token.refresh_from_db()
+        assert not token.expired
+
+    def test_cannot_pick_another_users_token(self, emulator, client):
+        logged_in(client)
+        other = make_token(emulator, 90000009, [NOTIFICATIONS], user=User.objects.create(username="other"))
+        response = client.post("/one/", {"_token": other.pk})
+        assert response.status_code == 302 and response["Location"].startswith(emulator.url)
+
+    def test_cannot_pick_an_ownerless_token(self, emulator, client):
+        logged_in(client)
+        ownerless = make_token(emulator, 90000009, [NOTIFICATIONS])
+        response = client.post("/one/", {"_token": ownerless.pk})
+        assert response.status_code == 302 and response["Location"].startswith(emulator.url)
+
+    def test_anonymous_cannot_pick_any_token(self, emulator, client):
+        ownerless = make_token(emulator, 90000009, [NOTIFICATIONS])
+        response = client.post("/one/", {"_token": ownerless.pk})
+        assert response.status_code == 302 and response["Location"].startswith(emulator.url)
+
+    def test_own_token_without_the_scopes_is_refused(self, emulator, client):
+        user = logged_in(client)
+        token = make_token(emulator, 90000001, [MAIL], user=user)
+        response = client.post("/one/", {"_token": token.pk})
+        assert response.status_code == 302
+
+    def test_malformed_token_ids(self, emulator, client):
+        user = logged_in(client)
+        make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        for value in ("", "abc", "1 OR 1=1", "-1", "99999999999999999999", "1.5", "\x00"):
+            response = client.post("/one/", {"_token": value})
+            assert response.status_code == 200  # back to the selection page
+            assert "tokens" in response.context
+
+    def test_add_goes_to_sso(self, emulator, client):
+        user = logged_in(client)
+        make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        response = client.post("/one/", {"_add": "True"})
+        assert response.status_code == 302 and response["Location"].startswith(emulator.url)
+
+    def test_new_forces_sso_even_with_tokens(self, emulator, client):
+        user = logged_in(client)
+        make_token(emulator, 90000001, [NOTIFICATIONS, MAIL], user=user)
+        response = client.get("/one-new/")
+        assert response.status_code == 302 and response["Location"].startswith(emulator.url)
+
+    def test_callback_token_without_the_scopes_is_not_handed_over(self, emulator, client):
+        # A login started for MAIL only, then brought to a view that needs NOTIFICATIONS.
+        sso_login(client, emulator, f"/sso/login/?scopes={MAIL}&next=/one/", 90000001)
+        response = client.get("/one/")
+        assert response.status_code == 302 and response["Location"].startswith(emulator.url)
+
+
+class TestTokensRequired:
+    def test_anonymous_user_is_sent_to_login(self, emulator, client):
+        response = client.get("/many/")
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+    def test_returns_all_matching_valid_tokens_of_the_user(self, emulator, client):
+        user = logged_in(client)
+        a = make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        b = make_token(emulator, 90000002, [NOTIFICATIONS, MAIL], user=user, expired=True)
+        make_token(emulator, 90000003, [MAIL], user=user)
+        make_token(emulator, 90000004, [NOTIFICATIONS], user=User.objects.create(username="x"))
+        make_token(emulator, 90000005, [NOTIFICATIONS])
+        data = client.get("/many/").json()
+        assert [t["id"] for t in data["tokens"]] == [a.pk, b.pk]
+
+    def test_user_without_tokens_goes_through_sso(self, emulator, client):
+        logged_in(client)
+        sso_login(client, emulator, "/many/", 90000001)
+        data = client.get("/many/").json()
+        assert [t["character_id"] for t in data["tokens"]] == [90000001]
+
+
+class TestSingleUseToken:
+    def test_always_goes_through_sso(self, emulator, client):
+        user = logged_in(client)
+        make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        assert client.get("/single/")["Location"].startswith(emulator.url)
+
+    def test_works_without_a_site_login(self, emulator, client):
+        sso_login(client, emulator, "/single/", 90000007)
+        data = client.get("/single/").json()
+        assert data["character_id"] == 90000007
+        assert Token.objects.get(pk=data["id"]).user is None

@@ -1,0 +1,218 @@
+"""EVE SSO v2 client code against the emulator over real HTTP."""
+
+import time
+
+import jwt
+import pytest
+import requests
+from django.test import override_settings
+
+from esi import sso
+from esi.errors import (
+    SSOOAuthError,
+    SSOUnavailableError,
+    TokenInvalidError,
+    TokenVerificationError,
+)
+
+from .factories import MAIL, NOTIFICATIONS
+
+CHARACTER = 90000001
+
+
+def grant(emulator, scopes=(NOTIFICATIONS,)):
+    return emulator.sso.issue_grant(CHARACTER, list(scopes))
+
+
+class TestVerifyAccessToken:
+    def test_rs256_token_verifies(self, emulator):
+        claims = sso.verify_access_token(grant(emulator, [NOTIFICATIONS, MAIL])["access_token"])
+        assert claims.character_id == CHARACTER
+        assert claims.token_type == "character"
+        assert sorted(claims.scopes) == [NOTIFICATIONS, MAIL]
+        assert claims.owner_hash and claims.character_name
+        assert claims.expires_at > time.time() + 1000
+
+    def test_es256_token_verifies(self, emulator):
+        token = emulator.sso.issue_access_token(CHARACTER, [NOTIFICATIONS], alg="ES256")
+        assert jwt.get_unverified_header(token)["alg"] == "ES256"
+        assert sso.verify_access_token(token).character_id == CHARACTER
+
+    def test_single_scope_string_becomes_a_list(self, emulator):
+        token = emulator.sso.issue_access_token(CHARACTER, [MAIL])
+        assert jwt.decode(token, options={"verify_signature": False})["scp"] == MAIL
+        assert sso.verify_access_token(token).scopes == [MAIL]
+
+    def test_bare_host_issuer_is_accepted(self, emulator):
+        host = emulator.url.split("://", 1)[1]
+        token = emulator.sso.issue_access_token(CHARACTER, [MAIL], issuer=host)
+        assert sso.verify_access_token(token).character_id == CHARACTER
+
+    @pytest.mark.parametrize(
+        "overrides, reason",
+        [
+            ({"sign_with_unknown_key": True}, "signature"),
+            ({"issuer": "https://login.evil.example"}, "issuer"),
+            ({"audience": ["another-client", "EVE Online"]}, "audience"),
+            ({"audience": ["test-client-id"]}, "audience"),
+            ({"exp": 1_000_000}, "expired"),
+            ({"kid": "no-such-key"}, "unknown_key"),
+        ],
+    )
+    def test_bad_tokens_are_rejected(self, emulator, overrides, reason):
+        token = emulator.sso.issue_access_token(CHARACTER, [MAIL], **overrides)
+        with pytest.raises(TokenVerificationError) as info:
+            sso.verify_access_token(token)
+        assert info.value.reason == reason
+
+    @pytest.mark.parametrize("value", ["", "not-a-jwt", "a.b.c", None, "\x00\xff.\u202e.x"])
+    def test_malformed_input(self, emulator, value):
+        with pytest.raises(TokenVerificationError) as info:
+            sso.verify_access_token(value)
+        assert info.value.reason == "malformed"
+
+    def test_unsigned_and_symmetric_tokens_are_rejected(self, emulator):
+        payload = jwt.decode(grant(emulator)["access_token"], options={"verify_signature": False})
+        for token in (
+            jwt.encode(payload, None, algorithm="none", headers={"kid": "JWT-Signature-Key"}),
+            jwt.encode(payload, "secret" * 8, algorithm="HS256", headers={"kid": "JWT-Signature-Key"}),
+        ):
+            with pytest.raises(TokenVerificationError) as info:
+                sso.verify_access_token(token)
+            assert info.value.reason == "signature"
+
+    def test_jwks_is_cached(self, emulator):
+        before = emulator.sso.stats["jwks"]
+        for _ in range(3):
+            sso.verify_access_token(grant(emulator)["access_token"])
+        assert emulator.sso.stats["jwks"] == before + 1
+
+    def test_unknown_kid_refetches_once_per_interval(self, emulator):
+        sso.verify_access_token(grant(emulator)["access_token"])
+        before = emulator.sso.stats["jwks"]
+        for _ in range(3):
+            with pytest.raises(TokenVerificationError):
+                sso.verify_access_token(emulator.sso.issue_access_token(CHARACTER, [MAIL], kid="rotated"))
+        assert emulator.sso.stats["jwks"] == before + 1
+
+    def test_jwks_outage_is_sso_unavailable(self, emulator):
+        emulator.faults.add("sso:jwks", status=503)
+        with pytest.raises(SSOUnavailableError):
+            sso.verify_access_token(grant(emulator)["access_token"])
+
+
+class TestRefresh:
+    def test_refresh_returns_a_rotated_refresh_token(self, emulator):
+        first = grant(emulator)
+        answer = sso.refresh_access_token(first["refresh_token"])
+        assert answer["refresh_token"] != first["refresh_token"]
+        assert sso.verify_access_token(answer["access_token"]).character_id == CHARACTER
+        with pytest.raises(TokenInvalidError):
+            sso.refresh_access_token(first["refresh_token"])
+
+    def test_unknown_refresh_token_is_invalid(self, emulator):
+        with pytest.raises(TokenInvalidError):
+            sso.refresh_access_token("never-issued")
+
+    def test_outage_is_unavailable_not_invalid(self, emulator, settings):
+        settings.ESI_SSO_WAIT_EXPONENT = 0
+        emulator.faults.sso_outage(status=503)
+        with pytest.raises(SSOUnavailableError):
+            sso.refresh_access_token(grant(emulator)["refresh_token"])
+
+    def test_dropped_connections_are_unavailable(self, emulator, settings):
+        settings.ESI_SSO_WAIT_EXPONENT = 0
+        refresh_token = grant(emulator)["refresh_token"]
+        emulator.faults.add("sso:token", drop=True)
+        with pytest.raises(SSOUnavailableError):
+            sso.refresh_access_token(refresh_token)
+
+    def test_transient_failure_is_retried(self, emulator, settings):
+        settings.ESI_SSO_WAIT_EXPONENT = 0
+        refresh_token = grant(emulator)["refresh_token"]
+        emulator.faults.add("sso:token", status=502, times=2)
+        assert sso.refresh_access_token(refresh_token)["access_token"]
+
+    def test_429_waits_for_retry_after(self, emulator):
+        refresh_token = grant(emulator)["refresh_token"]
+        emulator.faults.add("sso:token", status=429, retry_after=1, times=1)
+        started = time.monotonic()
+        assert sso.refresh_access_token(refresh_token)["access_token"]
+        assert time.monotonic() - started >= 0.9
+
+    def test_long_retry_after_is_not_waited_for(self, emulator, settings):
+        settings.ESI_SSO_MAX_RETRY_AFTER = 5
+        emulator.faults.add("sso:token", status=429, retry_after=3600)
+        started = time.monotonic()
+        with pytest.raises(SSOUnavailableError):
+            sso.refresh_access_token(grant(emulator)["refresh_token"])
+        assert time.monotonic() - started < 5
+
+    def test_wrong_client_secret_is_an_oauth_error(self, emulator, settings):
+        settings.ESI_SSO_CLIENT_SECRET = "wrong"
+        with pytest.raises(SSOOAuthError) as info:
+            sso.refresh_access_token(grant(emulator)["refresh_token"])
+        assert info.value.error == "invalid_client"
+
+    def test_revoked_grant_is_invalid(self, emulator):
+        refresh_token = grant(emulator)["refresh_token"]
+        sso.revoke(refresh_token)
+        with pytest.raises(TokenInvalidError):
+            sso.refresh_access_token(refresh_token)
+
+    def test_revoke_never_raises(self, emulator):
+        emulator.faults.sso_outage(drop=True)
+        sso.revoke("whatever")
+
+
+class TestExchange:
+    def test_bad_code_is_invalid(self, emulator):
+        with pytest.raises(TokenInvalidError):
+            sso.exchange_code("not-a-code")
+
+    def test_exchange_is_not_retried_after_a_dropped_answer(self, emulator):
+        emulator.faults.add("sso:token", drop=True)
+        before = emulator.sso.stats["code_exchanges"]
+        with pytest.raises(SSOUnavailableError):
+            sso.exchange_code("whatever")
+        token_posts = [r for r in emulator.requests if r.path.endswith("/v2/oauth/token")]
+        assert len(token_posts) == 1
+        assert emulator.sso.stats["code_exchanges"] == before
+
+    def test_connection_refused_is_unavailable(self, db, settings):
+        settings.ESI_SSO_BASE_URL = "http://127.0.0.1:9"
+        settings.ESI_SSO_WAIT_EXPONENT = 0
+        with pytest.raises(SSOUnavailableError):
+            sso.exchange_code("code")
+
+
+def test_authorization_url_carries_state_scopes_and_pkce(emulator, settings):
+    request = sso.authorization_url([NOTIFICATIONS, MAIL], "the-state")
+    assert request.url.startswith(emulator.url + "/v2/oauth/authorize?")
+    assert "state=the-state" in request.url and "code_challenge" not in request.url
+    settings.ESI_SSO_USE_PKCE = True
+    request = sso.authorization_url([MAIL], "s2")
+    assert "code_challenge_method=S256" in request.url and request.code_verifier
+
+
+def test_user_agent_names_the_contact(settings):
+    assert "tests@example.com" in sso.user_agent() and sso.user_agent().startswith("django-esi-ng/")
+    settings.ESI_SSO_USER_AGENT = "my-app/1.0"
+    assert sso.user_agent() == "my-app/1.0"
+
+
+def test_user_agent_is_sent(emulator):
+    sso.refresh_access_token(grant(emulator)["refresh_token"])
+    token_posts = [r for r in emulator.requests if r.path.endswith("/v2/oauth/token")]
+    assert token_posts[-1].headers["User-Agent"].startswith("django-esi-ng/")
+
+
+def test_pool_is_shared(emulator):
+    assert sso._oauth_session().get_adapter(emulator.url) is sso._oauth_session().get_adapter(emulator.url)
+    assert isinstance(sso._shared_adapter(), requests.adapters.HTTPAdapter)
+
+
+@override_settings(ESI_SSO_BASE_URL="http://127.0.0.1:9")
+def test_jwks_unreachable(db):
+    with pytest.raises(SSOUnavailableError):
+        sso.get_jwks(force_refresh=True)

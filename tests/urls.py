@@ -1,0 +1,47 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path
+
+from esi.decorators import single_use_token, token_required, tokens_required
+
+NOTIFICATIONS = "esi-characters.read_notifications.v1"
+MAIL = "esi-mail.read_mail.v1"
+
+
+def _describe(token):
+    return {
+        "id": token.pk,
+        "character_id": token.character_id,
+        "character_name": token.character_name,
+        "scopes": sorted(s.name for s in token.scopes.all()),
+    }
+
+
+@token_required(scopes=NOTIFICATIONS)
+def one(request: HttpRequest, token) -> HttpResponse:
+    return JsonResponse(_describe(token))
+
+
+@token_required(scopes=[NOTIFICATIONS, MAIL], new=True)
+def one_new(request: HttpRequest, token) -> HttpResponse:
+    return JsonResponse(_describe(token))
+
+
+@tokens_required(scopes=NOTIFICATIONS)
+def many(request: HttpRequest, tokens) -> HttpResponse:
+    return JsonResponse({"tokens": [_describe(t) for t in tokens.order_by("pk")]})
+
+
+@single_use_token(scopes=NOTIFICATIONS)
+def single(request: HttpRequest, token) -> HttpResponse:
+    return JsonResponse(_describe(token))
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("sso/", include("esi.urls", namespace="esi")),
+    path("one/", one, name="one"),
+    path("one-new/", one_new, name="one-new"),
+    path("many/", many, name="many"),
+    path("single/", single, name="single"),
+]
