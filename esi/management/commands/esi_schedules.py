@@ -1,0 +1,38 @@
+"""``manage.py esi_schedules``: create or update the ``esi:`` django-q2 schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from esi import schedules
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update the esi: django-q2 schedules from ESI_SCHEDULES (also done by "
+        "migrate). --list shows them, --remove deletes them."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--list", action="store_true", help="List the esi: schedules.")
+        group.add_argument("--remove", action="store_true", help="Delete the esi: schedules.")
+
+    def handle(self, *args: Any, list: bool = False, remove: bool = False, **options: Any) -> None:
+        if remove:
+            names = schedules.remove_schedules()
+            self.stdout.write(f"Removed {len(names)} schedule(s): {', '.join(names) or 'none'}")
+            return
+        if not list:
+            changes = schedules.ensure_schedules()
+            for label in ("created", "updated", "removed", "unchanged"):
+                names = getattr(changes, label)
+                if names:
+                    self.stdout.write(f"{label}: {', '.join(names)}")
+        from django_q.models import Schedule
+
+        for schedule in Schedule.objects.filter(name__startswith=schedules.PREFIX).order_by("name"):
+            every = f"every {schedule.minutes} min" if schedule.minutes else f"cron {schedule.cron}"
+            self.stdout.write(f"{schedule.name:<32} {schedule.func:<38} {every:<16} next {schedule.next_run:%Y-%m-%d %H:%M} UTC")
