@@ -1,0 +1,699 @@
+"""The ESI client, with django-esi's API on today's ESI.
+
+::
+
+    from esi.clients import EsiClientProvider
+
+    esi = EsiClientProvider(app_info_text="myapp/1.0")
+
+    status = esi.client.Status.get_status().result()
+    notifications = esi.client.Character.get_characters_character_id_notifications(
+        character_id=token.character_id, token=token
+    ).results()
+
+``client.<Resource>.<operation>(**params)`` returns an :class:`EsiRequest`; nothing is sent
+until ``result()`` (one page), ``results()`` (every page) or ``results_localized()``. Both
+operation names work: the OpenAPI operationId (``GetCharactersCharacterIdNotifications``) and
+its snake_case form, which is the Swagger 2.0 name. ``dir(client)`` lists the resources,
+``dir(client.Universe)`` their operations.
+
+By default the client is built from the OpenAPI 3.1 spec bundled with the package and sends
+``X-Compatibility-Date`` (the spec's date, ``ESI_COMPATIBILITY_DATE`` or the
+``compatibility_date`` argument) and ``X-Tenant`` (``datasource``) on every request (CCP,
+"ESI: compatibility dates"). A Swagger 2.0 ``spec_file``, ``version=`` and per-resource
+versions (``Universe="v1"``) use ESI's legacy versioned routes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from . import __version__, app_settings
+from .errors import (
+    ESIResponseDecodeError,
+    IncompleteResponseError,
+    MissingScopesError,
+)
+from .http import cache as response_cache
+from .http import stats, transport
+from .http.transport import EsiResponse
+from .openapi import DecodeError, EsiSpec, Operation, SpecError
+from .openapi.bravado_lock import BRAVADO_LOCK
+
+if TYPE_CHECKING:
+    from .models import Token
+
+logger = logging.getLogger(__name__)
+
+_specs: dict[str, EsiSpec] = {}
+_specs_lock = threading.Lock()
+_pages_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One pool per process for fetching pages 2..N (bounded by ``ESI_PAGE_CONCURRENCY``)."""
+    global _pages_executor
+    if _pages_executor is None:
+        with _executor_lock:
+            if _pages_executor is None:
+                _pages_executor = ThreadPoolExecutor(
+                    max_workers=int(app_settings.ESI_PAGE_CONCURRENCY), thread_name_prefix="esi-pages"
+                )
+    return _pages_executor
+
+
+def load_spec(spec_file: str | Path | None = None, version: str | None = None) -> EsiSpec:
+    """The spec for a client, parsed once per process.
+
+    ``spec_file`` (either format), else with ``version`` the legacy Swagger 2.0 spec that
+    ESI served at ``/<version>/swagger.json`` (downloaded once and kept in the Django cache
+    for ``ESI_SPEC_CACHE_DURATION`` seconds), else ``ESI_SPEC_FILE``, else the bundled spec.
+
+    Raises:
+        SpecError: the file or download is not an ESI spec.
+    """
+    spec_file = spec_file or (None if version else app_settings.ESI_SPEC_FILE)
+    key = f"file:{Path(spec_file).resolve()}" if spec_file else (f"version:{version}" if version else "bundled")
+    spec = _specs.get(key)
+    if spec is None:
+        with _specs_lock:
+            spec = _specs.get(key)
+            if spec is None:
+                if spec_file:
+                    spec = EsiSpec.from_file(spec_file)
+                elif version:
+                    spec = EsiSpec.from_dict(_download_swagger(version))
+                else:
+                    spec = EsiSpec.bundled()
+                _specs[key] = spec
+    return spec
+
+
+def _download_swagger(version: str) -> dict[str, Any]:
+    from django.core.cache import cache
+
+    cache_key = f"esi:spec:swagger:{version}"
+    spec = cache.get(cache_key)
+    if spec is None:
+        url = f"{app_settings.esi_api_url()}/{version}/swagger.json"
+        try:
+            answer = transport.session().get(url, timeout=_timeout(None), headers={"User-Agent": user_agent(None)})
+            answer.raise_for_status()
+            spec = answer.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise SpecError(
+                f"Could not download the legacy spec {url} ({exc}); ESI's Swagger routes are "
+                "retired: pass spec_file= or use the bundled OpenAPI spec"
+            ) from exc
+        cache.set(cache_key, spec, int(app_settings.ESI_SPEC_CACHE_DURATION))
+    return dict(spec)
+
+
+def user_agent(app_info_text: str | None, app_url: str | None = None) -> str:
+    """``<app> (<contact email>; +<url>) django-esi-ng/<version>``, as CCP's guidelines ask
+    (products are space-delimited, so spaces in the app text become dashes)."""
+    parts = []
+    if app_info_text:
+        parts.append("-".join(str(app_info_text).split()))
+    comment = "; ".join(
+        part for part in (app_settings.ESI_USER_CONTACT_EMAIL, f"+{app_url}" if app_url else None) if part
+    )
+    if comment:
+        parts.append(f"({comment})")
+    parts.append(f"django-esi-ng/{__version__}")
+    return " ".join(parts)
+
+
+def _timeout(value: Any) -> Any:
+    if value is not None:
+        return value
+    return (float(app_settings.ESI_REQUESTS_CONNECT_TIMEOUT), float(app_settings.ESI_REQUESTS_READ_TIMEOUT))
+
+
+@dataclass
+class _Config:
+    spec: EsiSpec
+    datasource: str
+    compatibility_date: str | None
+    user_agent: str
+    base_paths: dict[str, str]
+    token: Any
+
+
+class RequestConfig:
+    """Per-request options, as bravado's: ``also_return_response`` makes ``result()`` and
+    ``results()`` return ``(data, response)``."""
+
+    def __init__(self) -> None:
+        self.also_return_response = False
+
+
+class EsiClient:
+    """The client: resources as attributes (``client.Universe``); tags with spaces are
+    reachable with underscores (``client.Planetary_Interaction``)."""
+
+    def __init__(self, config: _Config) -> None:
+        self._config = config
+        self._resources: dict[str, ResourceProxy] = {}
+
+    def __getattr__(self, name: str) -> ResourceProxy:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        proxy = self._resources.get(name)
+        if proxy is None:
+            proxy = ResourceProxy(self._config, self._config.spec.resource(name))
+            self._resources[name] = proxy
+        return proxy
+
+    def __dir__(self) -> list[str]:
+        return self._config.spec.resource_names()
+
+    @property
+    def spec(self) -> EsiSpec:
+        return self._config.spec
+
+    def __repr__(self) -> str:
+        return f"<EsiClient {self._config.spec.format} {self._config.spec.version}>"
+
+
+class ResourceProxy:
+    """One resource (tag); its operations are attributes under either name."""
+
+    def __init__(self, config: _Config, resource: Any) -> None:
+        self._config = config
+        self._resource = resource
+        self._callers: dict[str, OperationCaller] = {}
+
+    def __getattr__(self, name: str) -> OperationCaller:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        caller = self._callers.get(name)
+        if caller is None:
+            caller = OperationCaller(self._config, self._resource.operation(name))
+            self._callers[name] = caller
+        return caller
+
+    def __dir__(self) -> list[str]:
+        return self._resource.operation_names()
+
+    def __repr__(self) -> str:
+        return f"<Resource {self._resource.name}>"
+
+
+class OperationCaller:
+    """Calling it with the operation's parameters (and optionally ``token=``) gives an
+    :class:`EsiRequest`; parameters are checked against the spec at once."""
+
+    def __init__(self, config: _Config, operation: Operation) -> None:
+        self._config = config
+        self.operation = operation
+
+    def __call__(self, token: Any = None, **params: Any) -> EsiRequest:
+        return EsiRequest(self._config, self.operation, params, token or self._config.token)
+
+    @property
+    def __doc__(self) -> str:  # type: ignore[override]
+        op = self.operation
+        scopes = f" Scopes: {', '.join(op.scopes)}." if op.scopes else ""
+        return f"{op.http_method} {op.path_name} ({op.operation_id}). Parameters: {', '.join(op.params)}.{scopes}"
+
+    def __repr__(self) -> str:
+        return f"<Operation {self.operation.name}>"
+
+
+@dataclass
+class _Auth:
+    header: str | None
+    owner: str | None
+    character_id: int | None
+
+
+class EsiRequest:
+    """One ESI request, sent by :meth:`result`, :meth:`results` or
+    :meth:`results_localized`.
+
+    Keyword arguments of those methods: ``timeout`` (seconds, or ``(connect, read)``),
+    ``retries`` (attempts after the first on 5xx / connection errors), ``language`` (ESI
+    language code), ``ignore_cache`` (skip the response cache, still storing the answer).
+    """
+
+    def __init__(self, config: _Config, operation: Operation, params: dict[str, Any], token: Any) -> None:
+        self._config = config
+        self.operation = operation
+        self.params = params
+        self.token = token
+        self.request_config = RequestConfig()
+        # Checks the parameters now, as bravado did when the operation was called.
+        self._prepared = operation.prepare(**params)
+
+    def __repr__(self) -> str:
+        return f"<EsiRequest {self.operation.name} {self.params!r}>"
+
+    # -- the three ways to send -------------------------------------------------------------
+
+    def result(
+        self,
+        timeout: Any = None,
+        retries: int | None = None,
+        language: str | None = None,
+        ignore_cache: bool = False,
+        **extra: Any,
+    ) -> Any:
+        """The decoded response of one request (one page of a paged operation).
+
+        Returns:
+            The data (lists, dicts, ``datetime`` for ``date-time`` fields), or
+            ``(data, response)`` with ``request_config.also_return_response``.
+
+        Raises:
+            esi.errors.HTTPError subclasses (``HTTPNotFound``, ``HTTPForbidden``, ...),
+            ESIConnectionError, ESIErrorLimitException, ESIBucketLimitException,
+            MissingScopesError (before any request), TokenExpiredError /
+            TokenInvalidError (the token could not be refreshed), ESIResponseDecodeError.
+        """
+        prepared = self._prepare_extra(extra)
+        data, response = self._fetch(prepared, timeout, retries, language, ignore_cache)
+        return (data, response) if self.request_config.also_return_response else data
+
+    def results(
+        self,
+        timeout: Any = None,
+        retries: int | None = None,
+        language: str | None = None,
+        ignore_cache: bool = False,
+        **extra: Any,
+    ) -> Any:
+        """Every page of the result, combined into one list.
+
+        ``X-Pages`` operations: pages 2..N are fetched concurrently (at most
+        ``ESI_PAGE_CONCURRENCY`` at once); if their ``Last-Modified`` disagree (the data
+        changed mid-walk) the walk is made once more. Cursor operations (``before`` /
+        ``after``): every record, oldest first. ``from_id`` operations: walked until no new
+        records. Other operations: as :meth:`result`.
+
+        Raises:
+            IncompleteResponseError: pages still disagree on a second walk (rather than
+                silently returning partial or mixed data). Otherwise as :meth:`result`.
+        """
+        style = self.operation.pagination
+        kwargs = {"timeout": timeout, "retries": retries, "language": language}
+        if style == "page" and "page" not in extra and self.params.get("page") is None:
+            data, response = self._all_pages(kwargs, ignore_cache)
+        elif style == "cursor" and not ({"before", "after"} & (extra.keys() | self._given())):
+            data, response = self._cursor_walk(kwargs, ignore_cache)
+        elif style == "from_id" and "from_id" not in extra and self.params.get("from_id") is None:
+            data, response = self._from_id_walk(kwargs, ignore_cache)
+        else:
+            data, response = self._fetch(self._prepare_extra(extra), timeout, retries, language, ignore_cache)
+        return (data, response) if self.request_config.also_return_response else data
+
+    def results_localized(self, languages: Iterable[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`results` in each language (default ``ESI_LANGUAGES``), as
+        ``{language: data}``; the languages are fetched concurrently."""
+        wanted = list(languages) if languages is not None else list(app_settings.ESI_LANGUAGES)
+        kwargs.pop("language", None)
+        also = self.request_config.also_return_response
+        futures = {lang: _executor().submit(self._localized, lang, kwargs, also) for lang in wanted}
+        return {lang: future.result() for lang, future in futures.items()}
+
+    def _localized(self, language: str, kwargs: dict[str, Any], also: bool) -> Any:
+        clone = EsiRequest(self._config, self.operation, self.params, self.token)
+        clone.request_config.also_return_response = also
+        return clone.results(language=language, **kwargs)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _given(self) -> set[str]:
+        return {key for key, value in self.params.items() if value is not None}
+
+    def _prepare_extra(self, extra: dict[str, Any]) -> Any:
+        if not extra:
+            return self._prepared
+        return self.operation.prepare(**{**self.params, **extra})
+
+    def _auth(self) -> _Auth:
+        op = self.operation
+        token = self.token
+        if token is None:
+            if op.scopes:
+                raise MissingScopesError(op.name, list(op.scopes))
+            return _Auth(None, None, None)
+        from .models import Token
+
+        if isinstance(token, Token):
+            if op.scopes:
+                held = getattr(token, "_esi_scope_names", None)
+                if held is None:
+                    held = set(token.scopes.values_list("name", flat=True))
+                    token._esi_scope_names = held  # type: ignore[attr-defined]
+                missing = [s for s in op.scopes if s not in held]
+                if missing:
+                    raise MissingScopesError(op.name, missing)
+            access = token.valid_access_token()
+            return _Auth(f"Bearer {access}", f"character:{token.character_id}", token.character_id)
+        if isinstance(token, str):
+            claims = _unverified_claims(token)
+            character_id = None
+            if claims is not None:
+                scopes = claims.get("scp", [])
+                scopes = [scopes] if isinstance(scopes, str) else list(scopes or [])
+                missing = [s for s in op.scopes if s not in scopes]
+                if missing:
+                    raise MissingScopesError(op.name, missing)
+                sub = str(claims.get("sub", "")).rsplit(":", 1)[-1]
+                character_id = int(sub) if sub.isdigit() else None
+            owner = f"character:{character_id}" if character_id else "token:" + _fingerprint(token)
+            return _Auth(f"Bearer {token}", owner, character_id)
+        raise TypeError(f"token must be an esi.models.Token or an access token string, not {type(token).__name__}")
+
+    def _headers(self, prepared: Any, language: str | None, auth: _Auth) -> tuple[dict[str, str], list[tuple[str, str]], str | None]:
+        config = self._config
+        headers = {"User-Agent": config.user_agent, "Accept": "application/json", **prepared.headers}
+        query = list(prepared.query)
+        declared = self.operation.transport_params
+        if config.spec.format == "openapi31":
+            headers["X-Tenant"] = config.datasource
+            if config.compatibility_date:
+                headers["X-Compatibility-Date"] = config.compatibility_date
+            if language:
+                language = "en" if language == "en-us" else language
+                headers["Accept-Language"] = language
+        else:
+            if "datasource" in declared:
+                query.append(("datasource", config.datasource))
+            if language:
+                if "language" in declared:
+                    query.append(("language", language))
+                else:
+                    headers["Accept-Language"] = language
+        if prepared.body is not None:
+            headers["Content-Type"] = "application/json"
+        if auth.header:
+            headers["Authorization"] = auth.header
+        return headers, query, language
+
+    def _url(self, prepared: Any) -> str:
+        path = prepared.path
+        base = self._config.base_paths.get(self.operation.resource.name)
+        if base:
+            old = self._config.spec.base_path.rstrip("/")
+            if old and path.startswith(old + "/"):
+                path = path[len(old):]
+            path = "/" + base.strip("/") + path
+        return app_settings.esi_api_url() + path
+
+    def _fetch(
+        self, prepared: Any, timeout: Any, retries: int | None, language: str | None, ignore_cache: bool
+    ) -> tuple[Any, EsiResponse]:
+        op = self.operation
+        auth = self._auth()
+        headers, query, language = self._headers(prepared, language, auth)
+        url = self._url(prepared)
+        method = prepared.method
+        cacheable = app_settings.ESI_CACHE_RESPONSE and method in ("GET", "POST")
+        key = entry = None
+        if cacheable:
+            key = response_cache.cache_key(method, url, query, prepared.body, language, auth.owner)
+            entry = response_cache.get(key)
+            if entry is not None and not ignore_cache and entry["expires"] > time.time():
+                stats.record_response(status=entry["status"], operation=op.name, from_cache=True, elapsed=0.0)
+                response = EsiResponse(entry["status"], CaseInsensitiveDict(entry["headers"]), entry["body"], from_cache=True)
+                return self._decode(response), response
+            if entry is not None and entry.get("etag") and not ignore_cache:
+                headers["If-None-Match"] = entry["etag"]
+        rate_limit = op.rate_limit or {}
+        response = transport.send(
+            method,
+            url,
+            query=query,
+            headers=headers,
+            body=prepared.body,
+            timeout=_timeout(timeout),
+            retries=retries,
+            group=rate_limit.get("group"),
+            character_id=auth.character_id,
+            operation=op.name,
+        )
+        now = time.time()
+        if response.status_code == 304 and entry is not None and key is not None:
+            expires = response_cache.expires_at(response.headers, op.cache_age, now)
+            entry = response_cache.renew(key, entry, response.headers, expires)
+            response = EsiResponse(
+                entry["status"], CaseInsensitiveDict({**entry["headers"], **response.headers}), entry["body"], not_modified=True
+            )
+        elif cacheable and key is not None and response.status_code < 300:
+            expires = response_cache.expires_at(response.headers, None, now)
+            response_cache.store(key, response.status_code, response.headers, response.content, expires)
+        return self._decode(response), response
+
+    def _decode(self, response: EsiResponse) -> Any:
+        if app_settings.ESI_VALIDATE_RESPONSES and response.content.strip():
+            self._validate(response)
+        try:
+            return self.operation.decode(response.content, response.status_code)
+        except DecodeError as exc:
+            raise ESIResponseDecodeError(str(exc)) from exc
+
+    def _validate(self, response: EsiResponse) -> None:
+        from bravado_core.validate import validate_schema_object
+        from jsonschema.exceptions import ValidationError
+
+        bravado_op = self.operation.bravado_operation
+        responses = bravado_op.op_spec.get("responses", {})
+        deref = bravado_op.swagger_spec.deref
+        schema = (deref(responses.get(str(response.status_code), responses.get("default"))) or {}).get("schema")
+        if schema is None:
+            return
+        try:
+            body = json.loads(response.content)
+            with BRAVADO_LOCK:
+                validate_schema_object(bravado_op.swagger_spec, schema, body)
+        except (ValidationError, ValueError) as exc:
+            raise ESIResponseDecodeError(f"{self.operation.name}: response does not match the spec: {exc}") from exc
+
+    def _all_pages(self, kwargs: dict[str, Any], ignore_cache: bool) -> tuple[Any, EsiResponse]:
+        for walk in range(2):
+            first_data, first = self._fetch(self._prepare_extra({"page": 1}), **kwargs, ignore_cache=ignore_cache)
+            try:
+                pages = int(first.headers.get("X-Pages", "1"))
+            except ValueError:
+                pages = 1
+            results: list[tuple[Any, EsiResponse]] = [(first_data, first)]
+            if pages > 1:
+                futures = [
+                    _executor().submit(self._fetch, self._prepare_extra({"page": n}), **kwargs, ignore_cache=ignore_cache)
+                    for n in range(2, pages + 1)
+                ]
+                results.extend(f.result() for f in futures)
+            stamps = {r.headers.get("Last-Modified") for _, r in results}
+            if len(stamps) <= 1:
+                return _combine([data for data, _ in results]), first
+            logger.info("%s: pages changed during the walk (%s); walking again", self.operation.name, stamps)
+            ignore_cache = True
+        raise IncompleteResponseError(f"{self.operation.name}: pages kept changing while they were fetched")
+
+    def _cursor_walk(self, kwargs: dict[str, Any], ignore_cache: bool) -> tuple[Any, EsiResponse]:
+        """Newest page first, then ``before`` cursors until an empty page (CCP
+        "Cursor-based pagination"); records are returned oldest first."""
+        pages: list[list[Any]] = []
+        data, first = self._fetch(self._prepared, **kwargs, ignore_cache=ignore_cache)
+        seen: set[str] = set()
+        while True:
+            records, cursor = _cursor_records(data)
+            if not records:
+                break
+            pages.append(records)
+            before = (cursor or {}).get("before")
+            if not before or before in seen:
+                break
+            seen.add(before)
+            data, _ = self._fetch(self._prepare_extra({"before": before}), **kwargs, ignore_cache=ignore_cache)
+        return [record for page in reversed(pages) for record in page], first
+
+    def _from_id_walk(self, kwargs: dict[str, Any], ignore_cache: bool) -> tuple[Any, EsiResponse]:
+        """Pages of records before ``from_id`` (wallet transactions style) until a page
+        brings nothing new."""
+        data, first = self._fetch(self._prepared, **kwargs, ignore_cache=ignore_cache)
+        records = list(data or [])
+        id_field = _id_field(self.operation, records)
+        seen = {r.get(id_field) for r in records} if id_field else set()
+        while id_field and data:
+            lowest = min(r[id_field] for r in data if isinstance(r.get(id_field), int))
+            data, _ = self._fetch(self._prepare_extra({"from_id": lowest}), **kwargs, ignore_cache=ignore_cache)
+            new = [r for r in (data or []) if r.get(id_field) not in seen]
+            if not new:
+                break
+            seen.update(r.get(id_field) for r in new)
+            records.extend(new)
+            data = new
+        return records, first
+
+
+def _combine(pages: list[Any]) -> Any:
+    if all(isinstance(page, list) for page in pages):
+        return [item for page in pages for item in page]
+    return pages[0] if len(pages) == 1 else pages
+
+
+def _cursor_records(data: Any) -> tuple[list[Any], dict[str, Any] | None]:
+    if isinstance(data, list):
+        return data, None
+    if not isinstance(data, dict):
+        return [], None
+    cursor = data.get("cursor") if isinstance(data.get("cursor"), dict) else None
+    for name, value in data.items():
+        if name != "cursor" and isinstance(value, list):
+            return value, cursor
+    return [], cursor
+
+
+def _id_field(operation: Operation, records: list[Any]) -> str | None:
+    if not records or not isinstance(records[0], dict):
+        return None
+    segment = operation.path_name.rstrip("/").rsplit("/", 1)[-1]
+    guess = segment[:-1] + "_id" if segment.endswith("s") else segment + "_id"
+    if guess in records[0]:
+        return guess
+    return next((k for k, v in records[0].items() if k.endswith("_id") and isinstance(v, int)), None)
+
+
+def _unverified_claims(token: str) -> dict[str, Any] | None:
+    """The payload of a JWT without checking it: only to choose the cache owner and check
+    scopes before sending; ESI verifies the token itself."""
+    import base64
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except (ValueError, TypeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _fingerprint(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+class EsiClientProvider:
+    """django-esi's entry point: a client built once, on first use, and shared by threads.
+
+    Args:
+        datasource: the tenant (``X-Tenant``; the ``datasource`` parameter on Swagger specs),
+            default ``ESI_API_DATASOURCE``.
+        spec_file: a local spec, OpenAPI 3.x or Swagger 2.0 (default: ``ESI_SPEC_FILE``, else
+            the bundled OpenAPI 3.1 spec).
+        version: legacy: a Swagger route version (``"latest"``, ``"v2"``, ...).
+        app_info_text: your app's name and version for the User-Agent (``"myapp/1.2"``).
+        compatibility_date: ``YYYY-MM-DD`` sent as ``X-Compatibility-Date`` (default
+            ``ESI_COMPATIBILITY_DATE``, else the spec's date).
+        ua_appname, ua_version, ua_url, tenant, tags, operations: django-esi 10's
+            arguments, accepted as they are: ``ua_*`` make the User-Agent's app text,
+            ``tenant`` is ``datasource``; ``tags`` and ``operations`` (django-esi 10's
+            filters) are not needed, as resources are built lazily, on first use.
+        **resource_versions: legacy per-resource route versions, e.g. ``Universe="v1"``.
+    """
+
+    def __init__(
+        self,
+        datasource: str | None = None,
+        spec_file: str | Path | None = None,
+        version: str | None = None,
+        app_info_text: str | None = None,
+        compatibility_date: str | None = None,
+        *,
+        ua_appname: str | None = None,
+        ua_version: str | None = None,
+        ua_url: str | None = None,
+        tenant: str | None = None,
+        tags: Iterable[str] | None = None,
+        operations: Iterable[str] | None = None,
+        **resource_versions: str,
+    ) -> None:
+        if app_info_text is None and ua_appname:
+            app_info_text = f"{ua_appname}/{ua_version}" if ua_version else ua_appname
+        self._kwargs: dict[str, Any] = dict(
+            app_url=ua_url,
+            datasource=datasource or tenant,
+            spec_file=spec_file,
+            version=version,
+            app_info_text=app_info_text,
+            compatibility_date=compatibility_date,
+            **resource_versions,
+        )
+        self._client: EsiClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> EsiClient:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = esi_client_factory(**self._kwargs)
+        return self._client
+
+    def __str__(self) -> str:
+        return "EsiClientProvider"
+
+
+#: django-esi 10 spelling.
+ESIClientProvider = EsiClientProvider
+
+
+def esi_client_factory(
+    token: Token | str | None = None,
+    datasource: str | None = None,
+    spec_file: str | Path | None = None,
+    version: str | None = None,
+    app_info_text: str | None = None,
+    compatibility_date: str | None = None,
+    app_url: str | None = None,
+    **kwargs: str,
+) -> EsiClient:
+    """A client; with ``token`` every call authenticates with it (a ``Token`` is refreshed
+    when needed). Arguments as :class:`EsiClientProvider` (``app_url`` is a URL for the
+    User-Agent); ``kwargs`` are per-resource route versions.
+
+    Raises:
+        SpecError: the spec cannot be loaded.
+        ValueError: a resource version names no resource of the spec.
+    """
+    spec = load_spec(spec_file, None if spec_file else version)
+    base_paths: dict[str, str] = {}
+    if spec.format == "swagger20":
+        # django-esi 7's default route version, for Swagger specs only.
+        version = version or app_settings.ESI_API_VERSION
+        if version and "/" + version.strip("/") != spec.base_path.rstrip("/"):
+            base_paths = {name: version for name in spec.resource_names()}
+    for resource, resource_version in kwargs.items():
+        spec.resource(resource)  # raises for an unknown resource
+        base_paths[spec.resource(resource).name] = resource_version
+    config = _Config(
+        spec=spec,
+        datasource=datasource or app_settings.ESI_API_DATASOURCE,
+        compatibility_date=(
+            compatibility_date or app_settings.ESI_COMPATIBILITY_DATE or spec.compatibility_date
+            if spec.format == "openapi31"
+            else None
+        ),
+        user_agent=user_agent(app_info_text, app_url),
+        base_paths=base_paths,
+        token=token,
+    )
+    return EsiClient(config)

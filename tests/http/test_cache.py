@@ -1,0 +1,50 @@
+"""Response lifetimes and keys (esi.http.cache)."""
+
+from email.utils import formatdate
+
+from requests.structures import CaseInsensitiveDict
+
+from esi.http import cache
+
+NOW = 1_800_000_000.0
+
+
+def headers(**values):
+    return CaseInsensitiveDict({k.replace("_", "-"): v for k, v in values.items()})
+
+
+def test_max_age_wins_over_expires():
+    h = headers(Cache_Control="public, max-age=300", Expires=formatdate(NOW + 5, usegmt=True))
+    assert cache.expires_at(h, None, NOW) == NOW + 300
+
+
+def test_expires_header():
+    assert cache.expires_at(headers(Expires=formatdate(NOW + 60, usegmt=True)), None, NOW) == NOW + 60
+
+
+def test_spec_cache_age_when_the_answer_says_nothing():
+    assert cache.expires_at(headers(), 120, NOW) == NOW + 120
+    assert cache.expires_at(headers(), None, NOW) is None
+
+
+def test_no_store_and_malformed_values():
+    assert cache.expires_at(headers(Cache_Control="no-store"), 120, NOW) is None
+    assert cache.expires_at(headers(Cache_Control="max-age=abc"), 30, NOW) == NOW + 30
+    assert cache.expires_at(headers(Expires="yesterday-ish"), 30, NOW) == NOW + 30
+    assert cache.expires_at(headers(Cache_Control="max-age=-5"), None, NOW) == NOW
+
+
+def test_nothing_is_stored_without_lifetime_or_etag(db):
+    cache.store("esi:test:a", 200, headers(), b"{}", None)
+    assert cache.get("esi:test:a") is None
+    cache.store("esi:test:b", 200, headers(ETag='"x"'), b"{}", None)
+    assert cache.get("esi:test:b")["etag"] == '"x"'
+
+
+def test_key_covers_every_part():
+    base = dict(method="GET", url="https://esi/x", query=[("a", "1"), ("b", "2")], body=None, language="en", owner=None)
+    key = cache.cache_key(**base)
+    assert cache.cache_key(**{**base, "query": [("b", "2"), ("a", "1")]}) == key
+    for change in ({"method": "POST"}, {"url": "https://esi/y"}, {"query": [("a", "2")]}, {"body": b"[1]"},
+                   {"language": "de"}, {"owner": "character:1"}):
+        assert cache.cache_key(**{**base, **change}) != key

@@ -1,0 +1,506 @@
+"""The ESI client against the emulator over real HTTP."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from pathlib import Path
+
+import pytest
+from bravado_core.param import get_param_type_spec
+
+from esi import errors
+from esi.clients import EsiClientProvider, esi_client_factory, load_spec
+from esi.http import budgets
+from esi.openapi import ParameterError, SpecError
+
+from .factories import MAIL, NOTIFICATIONS, make_token
+from .openapi.synth import request_value
+
+SWAGGER_138 = Path(__file__).resolve().parents[2] / "shared" / "specs" / "swagger" / "esi_swagger20_1.3.8.json"
+ADA = 90000001
+ORDERS = "esi-markets.structure_markets.v1"
+
+
+@pytest.fixture
+def client(emulator):
+    budgets.reset()
+    yield EsiClientProvider(app_info_text="tests app/1.0").client
+    budgets.reset()
+
+
+def esi_requests(emulator):
+    return [r for r in emulator.requests if r.kind == "esi"]
+
+
+class TestPublicCalls:
+    def test_status_by_both_names(self, client, emulator):
+        status = client.Status.get_status().result()
+        assert isinstance(status, dict) and "players" in status
+        assert isinstance(status["start_time"], datetime.datetime) and status["start_time"].tzinfo
+        assert client.Status.GetStatus().result() == status
+
+    def test_headers_sent(self, client, emulator):
+        client.Status.get_status().result()
+        sent = esi_requests(emulator)[-1]
+        assert sent.headers["X-Compatibility-Date"] == "2026-08-04"
+        assert sent.headers["X-Tenant"] == "tranquility"
+        user_agent = sent.headers["User-Agent"]
+        assert user_agent.startswith("tests-app/1.0 (tests@example.com) django-esi-ng/")
+        assert "Authorization" not in sent.headers
+
+    def test_compatibility_date_and_datasource_arguments(self, emulator):
+        client = EsiClientProvider(compatibility_date="2025-12-16", datasource="singularity").client
+        client.Status.get_status().result()
+        sent = esi_requests(emulator)[-1]
+        assert sent.headers["X-Compatibility-Date"] == "2025-12-16"
+        assert sent.headers["X-Tenant"] == "singularity"
+
+    def test_dir_lists_resources_and_operations(self, client):
+        assert {"Character", "Universe", "Market", "Planetary_Interaction"} <= set(dir(client))
+        assert "get_universe_types_type_id" in dir(client.Universe)
+
+    def test_provider_builds_once(self, emulator):
+        provider = EsiClientProvider()
+        assert provider.client is provider.client
+        assert load_spec() is load_spec()
+
+    def test_also_return_response(self, client, emulator):
+        request = client.Status.get_status()
+        request.request_config.also_return_response = True
+        data, response = request.result()
+        assert data["players"] >= 0
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/json")
+        assert "X-ESI-Error-Limit-Remain" in response.headers
+
+
+class TestAuthenticatedCalls:
+    def test_token_model_and_both_names(self, client, emulator):
+        token = make_token(emulator, ADA, [NOTIFICATIONS])
+        data = client.Character.get_characters_character_id_notifications(character_id=ADA, token=token).results()
+        assert isinstance(data, list)
+        again = client.Character.GetCharactersCharacterIdNotifications(character_id=ADA, token=token).results()
+        assert again == data
+        sent = esi_requests(emulator)[-1]
+        assert sent.headers["Authorization"] == f"Bearer {token.access_token}"
+        assert "token" not in sent.query
+
+    def test_expired_token_is_refreshed_first(self, client, emulator):
+        token = make_token(emulator, ADA, [NOTIFICATIONS], expired=True)
+        client.Character.get_characters_character_id_notifications(character_id=ADA, token=token).result()
+        assert emulator.sso.stats["refreshes"] == 1
+        assert not token.expired
+
+    def test_access_token_string(self, client, emulator):
+        access = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS])
+        client.Character.get_characters_character_id_notifications(character_id=ADA, token=access).result()
+        assert esi_requests(emulator)[-1].headers["Authorization"] == f"Bearer {access}"
+
+    def test_token_bound_client(self, emulator):
+        token = make_token(emulator, ADA, [NOTIFICATIONS])
+        client = token.get_esi_client()
+        assert client.Character.get_characters_character_id_notifications(character_id=ADA).results() is not None
+        assert esi_client_factory(token=token).Status.get_status().result()["players"] >= 0
+
+    def test_missing_scope_fails_before_any_request(self, client, emulator):
+        token = make_token(emulator, ADA, [MAIL])
+        before = len(esi_requests(emulator))
+        with pytest.raises(errors.MissingScopesError) as info:
+            client.Character.get_characters_character_id_notifications(character_id=ADA, token=token).result()
+        assert info.value.missing == [NOTIFICATIONS]
+        with pytest.raises(errors.MissingScopesError):
+            client.Character.get_characters_character_id_notifications(character_id=ADA).result()
+        with pytest.raises(errors.MissingScopesError):
+            access = emulator.sso.issue_access_token(ADA, [MAIL])
+            client.Character.get_characters_character_id_notifications(character_id=ADA, token=access).result()
+        assert len(esi_requests(emulator)) == before
+
+    def test_wrong_token_type(self, client, emulator):
+        with pytest.raises(TypeError, match="token must be"):
+            client.Character.get_characters_character_id_notifications(character_id=ADA, token=12345).result()
+
+    def test_esi_rejection_is_an_http_error(self, client, emulator):
+        access = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS], exp=1_000_000)
+        with pytest.raises(errors.HTTPUnauthorized) as info:
+            client.Character.get_characters_character_id_notifications(character_id=ADA, token=access).result()
+        assert info.value.status_code == 401 and info.value.headers
+
+
+class TestCache:
+    def test_second_call_is_served_from_the_cache(self, client, emulator):
+        first = client.Status.get_status().result()
+        count = len(esi_requests(emulator))
+        request = client.Status.get_status()
+        request.request_config.also_return_response = True
+        data, response = request.result()
+        assert data == first and response.from_cache
+        assert len(esi_requests(emulator)) == count
+
+    def test_stale_entry_is_revalidated_with_its_etag(self, client, emulator):
+        body = {"players": 7, "server_version": "1", "start_time": "2026-01-01T00:00:00Z"}
+
+        def handler(request, match):
+            if request.headers.get("If-None-Match") == '"v1"':
+                return 304, {"ETag": '"v1"', "Cache-Control": "max-age=60"}, b""
+            return 200, {"ETag": '"v1"', "Cache-Control": "max-age=0"}, body
+
+        emulator.esi.set_handler("GetStatus", handler)
+        # Stale at once, but kept with its ETag.
+        assert client.Status.get_status().result()["players"] == 7
+        request = client.Status.get_status()
+        request.request_config.also_return_response = True
+        data, response = request.result()
+        sent = esi_requests(emulator)[-1]
+        assert sent.headers.get("If-None-Match") == '"v1"' and sent.status == 304
+        assert response.not_modified and data["players"] == 7
+        # Fresh again for 60 s: the next call sends nothing.
+        client.Status.get_status().result()
+        assert len(esi_requests(emulator)) == 2
+
+    def test_ignore_cache(self, client, emulator):
+        client.Status.get_status().result()
+        count = len(esi_requests(emulator))
+        client.Status.get_status().result(ignore_cache=True)
+        assert len(esi_requests(emulator)) == count + 1
+
+    def test_characters_never_share_cached_data(self, client, emulator):
+        emulator.esi.set_handler(
+            "GetCorporationsCorporationIdAssets",
+            lambda request, match: (200, {"Cache-Control": "max-age=3600"}, [{"owner": request.headers["Authorization"][-12:]}]),
+        )
+        scope = "esi-assets.read_corporation_assets.v1"
+        a = make_token(emulator, ADA, [scope])
+        b = make_token(emulator, ADA + 1, [scope])
+        op = client.Assets.get_corporations_corporation_id_assets
+        first = op(corporation_id=98000001, token=a).results()
+        second = op(corporation_id=98000001, token=b).results()
+        assert first != second
+        assert op(corporation_id=98000001, token=a).results() == first
+
+    def test_cache_can_be_turned_off(self, client, emulator, settings):
+        settings.ESI_CACHE_RESPONSE = False
+        client.Status.get_status().result()
+        count = len(esi_requests(emulator))
+        client.Status.get_status().result()
+        assert len(esi_requests(emulator)) == count + 1
+
+    def test_response_without_lifetime_is_not_stored(self, client, emulator):
+        emulator.esi.set_handler("GetStatus", lambda request, match: (200, {"Cache-Control": "no-store"}, {"players": 1, "server_version": "1", "start_time": "2026-01-01T00:00:00Z"}))
+        client.Status.get_status().result()
+        client.Status.get_status().result()
+        assert len(esi_requests(emulator)) == 2
+
+
+def market_orders(count, page):
+    return [
+        {
+            "order_id": page * 100000 + i,
+            "type_id": 34,
+            "location_id": 60003760,
+            "volume_total": 100,
+            "volume_remain": 50,
+            "min_volume": 1,
+            "price": 5.5,
+            "is_buy_order": False,
+            "duration": 90,
+            "issued": "2026-08-01T12:00:00Z",
+            "range": "region",
+            "system_id": 30000142,
+        }
+        for i in range(count)
+    ]
+
+
+class TestPagination:
+    def test_x_pages(self, client, emulator):
+        emulator.esi.set_response("GetMarketsRegionIdOrders", pages=[market_orders(50, p) for p in range(5)])
+        orders = client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()
+        assert len(orders) == 250
+        assert len({o["order_id"] for o in orders}) == 250
+        assert isinstance(orders[0]["issued"], datetime.datetime)
+        pages = sorted(int(r.query["page"][0]) for r in esi_requests(emulator))
+        assert pages == [1, 2, 3, 4, 5]
+
+    def test_result_is_one_page(self, client, emulator):
+        emulator.esi.set_response("GetMarketsRegionIdOrders", pages=[market_orders(10, p) for p in range(3)])
+        op = client.Market.get_markets_region_id_orders
+        assert len(op(region_id=10000002, order_type="all").result()) == 10
+        assert op(region_id=10000002, order_type="all").result(page=3)[0]["order_id"] == 200000
+
+    def test_pages_that_change_mid_walk(self, client, emulator):
+        calls = {"n": 0}
+
+        def changing(request, match):
+            calls["n"] += 1
+            page = int(request.query.get("page", ["1"])[0])
+            stamp = f"Sat, 01 Aug 2026 12:00:{calls['n'] % 60:02d} GMT"
+            return 200, {"X-Pages": "3", "Last-Modified": stamp, "Cache-Control": "max-age=300"}, market_orders(2, page)
+
+        emulator.esi.set_handler("GetMarketsRegionIdOrders", changing)
+        with pytest.raises(errors.IncompleteResponseError):
+            client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()
+        assert calls["n"] == 6  # walked twice
+
+    def test_cursor_pages(self, client, emulator):
+        pages = [[{"id": f"job-{p}-{i}"} for i in range(3)] for p in range(4)]
+        emulator.esi.set_response("GetFreelanceJobsListing", pages=pages)
+        jobs = client.Freelance_Jobs.get_freelance_jobs_listing().results()
+        assert [j["id"] for j in jobs] == [f"job-{p}-{i}" for p in range(4) for i in range(3)]
+        befores = [r.query.get("before") for r in esi_requests(emulator)]
+        assert befores[0] is None and all(befores[1:])
+
+    def test_from_id_pages(self, client, emulator):
+        scope = "esi-wallet.read_character_wallet.v1"
+        token = make_token(emulator, ADA, [scope])
+        rows = [
+            {"transaction_id": n, "client_id": 1, "date": "2026-08-01T00:00:00Z", "is_buy": True, "is_personal": True,
+             "journal_ref_id": n, "location_id": 1, "quantity": 1, "type_id": 34, "unit_price": 1.0}
+            for n in range(100, 0, -1)
+        ]
+
+        def handler(request, match):
+            before = int(request.query.get("from_id", ["101"])[0])
+            return 200, {"Cache-Control": "max-age=60"}, [r for r in rows if r["transaction_id"] < before][:30]
+
+        emulator.esi.set_handler("GetCharactersCharacterIdWalletTransactions", handler)
+        found = client.Wallet.get_characters_character_id_wallet_transactions(character_id=ADA, token=token).results()
+        assert [r["transaction_id"] for r in found] == list(range(100, 0, -1))
+
+
+class TestLocalization:
+    def test_results_localized(self, client, emulator):
+        emulator.esi.set_handler(
+            "GetUniverseTypesTypeId",
+            lambda request, match: (200, {"Cache-Control": "max-age=60"}, {
+                "type_id": 587, "name": f"Rifter ({request.headers.get('Accept-Language')})",
+                "description": "", "group_id": 25, "published": True}),
+        )
+        names = client.Universe.get_universe_types_type_id(type_id=587).results_localized(languages=["en", "de", "ko"])
+        assert {lang: data["name"] for lang, data in names.items()} == {
+            "en": "Rifter (en)", "de": "Rifter (de)", "ko": "Rifter (ko)"}
+        assert set(client.Universe.get_universe_types_type_id(type_id=587).results_localized()) == {
+            "en", "de", "fr", "ja", "ru", "zh", "ko", "es"}
+
+    def test_language_is_part_of_the_cache_key(self, client, emulator):
+        op = client.Universe.get_universe_types_type_id
+        op(type_id=587).result(language="de")
+        op(type_id=587).result(language="fr")
+        assert len(esi_requests(emulator)) == 2
+
+
+class TestFailures:
+    def test_server_errors_are_retried(self, client, emulator, settings):
+        settings.ESI_SERVER_ERROR_BACKOFF_FACTOR = 0.01
+        emulator.faults.add("GetStatus", status=503, times=2)
+        assert client.Status.get_status().result()["players"] >= 0
+        assert len(esi_requests(emulator)) == 3
+
+    def test_persistent_server_error_is_raised(self, client, emulator, settings):
+        settings.ESI_SERVER_ERROR_BACKOFF_FACTOR = 0.01
+        emulator.faults.add("GetStatus", status=502)
+        with pytest.raises(errors.HTTPBadGateway):
+            client.Status.get_status().result()
+        with pytest.raises(errors.HTTPBadGateway):
+            client.Status.get_status().result(retries=0)
+
+    def test_dropped_connections(self, client, emulator, settings):
+        settings.ESI_SERVER_ERROR_BACKOFF_FACTOR = 0.01
+        emulator.faults.add("GetStatus", drop=True, times=1)
+        assert client.Status.get_status().result()["players"] >= 0
+        emulator.faults.add("GetStatus", drop=True)
+        with pytest.raises(errors.ESIConnectionError):
+            client.Status.get_status().result(ignore_cache=True, retries=1)
+
+    def test_client_errors_are_not_retried(self, client, emulator):
+        emulator.faults.add("GetStatus", status=404)
+        with pytest.raises(errors.HTTPNotFound):
+            client.Status.get_status().result()
+        assert len(esi_requests(emulator)) == 1
+
+    def test_420_blocks_every_call_until_the_reset(self, client, emulator, settings):
+        settings.ESI_ERROR_LIMIT_BEHAVIOUR = "raise"
+        emulator.faults.add("GetStatus", status=420, times=1)
+        with pytest.raises(errors.HTTPEnhanceYourCalm):
+            client.Status.get_status().result()
+        count = len(esi_requests(emulator))
+        with pytest.raises(errors.ESIErrorLimitException):
+            client.Universe.get_universe_types_type_id(type_id=587).result()
+        assert len(esi_requests(emulator)) == count
+
+    def test_429_waits_for_retry_after(self, client, emulator):
+        emulator.faults.add("GetStatus", status=429, retry_after=1, times=1)
+        started = time.monotonic()
+        assert client.Status.get_status().result()["players"] >= 0
+        assert time.monotonic() - started >= 0.9
+        assert len(esi_requests(emulator)) == 2
+
+    def test_429_raises_when_asked(self, client, emulator, settings):
+        settings.ESI_RATE_LIMIT_BEHAVIOUR = "raise"
+        emulator.faults.add("GetStatus", status=429, retry_after=30)
+        with pytest.raises(errors.ESIBucketLimitException):
+            client.Status.get_status().result()
+
+    def test_malformed_json_from_esi(self, client, emulator):
+        emulator.esi.set_handler("GetStatus", lambda request, match: (200, {}, b"{not json"))
+        with pytest.raises(errors.ESIResponseDecodeError):
+            client.Status.get_status().result()
+
+    def test_response_validation_is_opt_in(self, client, emulator, settings):
+        emulator.esi.set_handler("GetStatus", lambda request, match: (200, {}, {"players": "many"}))
+        assert client.Status.get_status().result(ignore_cache=True)["players"] == "many"
+        settings.ESI_VALIDATE_RESPONSES = True
+        with pytest.raises(errors.ESIResponseDecodeError, match="does not match"):
+            client.Status.get_status().result(ignore_cache=True)
+
+
+class TestBadInput:
+    def test_unknown_resource_and_operation(self, client):
+        with pytest.raises(AttributeError, match="Univrse|Universe"):
+            client.Univrse  # noqa: B018
+        with pytest.raises(AttributeError, match="get_universe_types_type_id"):
+            client.Universe.get_universe_type_type_id  # noqa: B018
+
+    def test_missing_wrong_and_unknown_parameters(self, client):
+        op = client.Universe.get_universe_types_type_id
+        with pytest.raises(ParameterError, match="type_id"):
+            op()
+        with pytest.raises(ParameterError, match="type_id"):
+            op(type_id="abc")
+        with pytest.raises(TypeError, match="typeid"):
+            op(typeid=587)
+
+    def test_body_of_the_wrong_type(self, client):
+        with pytest.raises(ParameterError):
+            client.Universe.post_universe_names(body="not a list")
+
+    def test_spec_file_that_is_not_a_spec(self, tmp_path, db):
+        bad = tmp_path / "spec.json"
+        bad.write_text(json.dumps({"hello": "world"}))
+        with pytest.raises(SpecError):
+            EsiClientProvider(spec_file=bad).client  # noqa: B018
+        bad.write_text("not json {")
+        with pytest.raises(SpecError):
+            EsiClientProvider(spec_file=bad).client  # noqa: B018
+
+    def test_unknown_resource_version(self, db):
+        with pytest.raises(AttributeError):
+            EsiClientProvider(Nonsense="v1").client  # noqa: B018
+
+
+@pytest.mark.skipif(not SWAGGER_138.exists(), reason="shared Swagger spec not available")
+class TestSwagger:
+    @pytest.fixture
+    def legacy(self, db, settings):
+        from esi.emulator import Emulator
+
+        budgets.reset()
+        with Emulator(spec_file=SWAGGER_138, client_id="test-client-id", client_secret="test-client-secret") as emulator:
+            settings.ESI_API_URL = settings.ESI_SSO_BASE_URL = emulator.url
+            yield emulator
+
+    def test_swagger_spec_file_with_datasource_and_versions(self, legacy):
+        client = EsiClientProvider(spec_file=SWAGGER_138, Universe="v2").client
+        assert client.Status.get_status().result()["players"] >= 0
+        sent = esi_requests(legacy)[-1]
+        assert sent.path.startswith("/latest/status") and sent.query["datasource"] == ["tranquility"]
+        assert "X-Compatibility-Date" not in sent.headers
+        client.Universe.get_universe_types_type_id(type_id=587).result(language="de")
+        sent = esi_requests(legacy)[-1]
+        assert sent.path.startswith("/v2/universe/types/587") and sent.query["language"] == ["de"]
+
+    def test_api_version_setting_is_the_default_route(self, legacy, settings):
+        settings.ESI_API_VERSION = "legacy"
+        esi_client_factory(spec_file=SWAGGER_138).Status.get_status().result()
+        assert esi_requests(legacy)[-1].path.startswith("/legacy/status")
+
+    def test_version_applies_to_every_resource(self, legacy):
+        client = EsiClientProvider(spec_file=SWAGGER_138, version="dev").client
+        client.Status.get_status().result()
+        assert esi_requests(legacy)[-1].path.startswith("/dev/status")
+
+    def test_version_without_spec_file_downloads_the_legacy_spec(self, legacy):
+        client = esi_client_factory(version="latest")
+        assert client.spec.format == "swagger20"
+        assert client.Status.get_status().result()["players"] >= 0
+
+
+def call_every_operation(client, spec, emulator, character_id):
+    """Call every operation of ``spec`` with its required parameters; return failures."""
+    failures = []
+    for resource_name in spec.resource_names():
+        for op in spec.resource(resource_name).operations():
+            emulator.rate_limiter.reset()
+            budgets.reset()
+            params = {}
+            slots = op._slots
+            for name in op.required_params:
+                params[name] = character_id if name == "character_id" else request_value(
+                    op.bravado_operation.swagger_spec, get_param_type_spec(slots[name].param)
+                )
+            token = emulator.sso.issue_access_token(character_id, op.scopes) if op.scopes else None
+            try:
+                getattr(getattr(client, resource_name), op.name)(token=token, **params).result(ignore_cache=True)
+            except Exception as exc:  # collected and reported below
+                failures.append(f"{resource_name}.{op.name}: {type(exc).__name__}: {str(exc)[:150]}")
+    return failures
+
+
+def test_every_bundled_operation_end_to_end(client, emulator):
+    failures = call_every_operation(client, client.spec, emulator, ADA)
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.skipif(not SWAGGER_138.exists(), reason="shared Swagger spec not available")
+def test_every_swagger_operation_end_to_end(db, settings):
+    from esi.emulator import Emulator
+
+    with Emulator(spec_file=SWAGGER_138, client_id="test-client-id", client_secret="test-client-secret") as emulator:
+        settings.ESI_API_URL = settings.ESI_SSO_BASE_URL = emulator.url
+        client = EsiClientProvider(spec_file=SWAGGER_138).client
+        failures = call_every_operation(client, client.spec, emulator, ADA)
+    assert not failures, "\n".join(failures)
+
+
+class TestLogging:
+    def test_info_logging(self, client, emulator, settings, caplog):
+        settings.ESI_INFO_LOGGING_ENABLED = True
+        with caplog.at_level("INFO", logger="esi.http.transport"):
+            client.Status.get_status().result()
+        assert any("ESI GET" in r.getMessage() and "/status -> 200" in r.getMessage() for r in caplog.records)
+
+    def test_debug_logging_of_bodies_can_be_turned_off(self, client, emulator, settings, caplog):
+        settings.ESI_DEBUG_RESPONSE_CONTENT_LOGGING = False
+        with caplog.at_level("DEBUG", logger="esi.http.transport"):
+            client.Status.get_status().result()
+        messages = [r.getMessage() for r in caplog.records if r.name == "esi.http.transport"]
+        assert messages and all("players" not in m and "(not logged)" in m for m in messages)
+
+    def test_library_log_level_is_applied(self):
+        import logging
+
+        assert logging.getLogger("bravado_core").level == logging.INFO
+        assert logging.getLogger("urllib3").level == logging.INFO
+
+
+def test_django_esi_10_exception_module():
+    from esi import errors, exceptions
+
+    assert exceptions.ESIErrorLimitException is errors.ESIErrorLimitException
+    assert issubclass(errors.HTTPNotFound, exceptions.HTTPClientError)
+    assert issubclass(errors.HTTPBadGateway, exceptions.HTTPServerError)
+    assert exceptions.HTTPNotModified(headers={"ETag": '"x"'}).status_code == 304
+
+
+def test_django_esi_10_provider_arguments(emulator):
+    from esi.clients import ESIClientProvider
+
+    provider = ESIClientProvider(
+        compatibility_date="2025-12-16", ua_appname="myapp", ua_version="2.0",
+        ua_url="https://example.com", tenant="tranquility", tags=["Status"],
+    )
+    provider.client.Status.get_status().result()
+    sent = esi_requests(emulator)[-1]
+    assert sent.headers["User-Agent"].startswith("myapp/2.0 (tests@example.com; +https://example.com) django-esi-ng/")
+    assert sent.headers["X-Compatibility-Date"] == "2025-12-16"
