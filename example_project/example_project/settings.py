@@ -1,0 +1,90 @@
+"""Settings of the demo site.
+
+Embedded defaults: SQLite, the locmem cache, django-q2's ORM broker and, in demo mode
+(``ESI_DEMO=1``, the default), the bundled ESI + SSO emulator on ``127.0.0.1:8001`` for both
+EVE SSO and ESI. With ``ESI_DEMO=0`` the site talks to CCP's servers with the application
+registered through the ``ESI_SSO_CLIENT_ID`` / ``ESI_SSO_CLIENT_SECRET`` /
+``ESI_SSO_CALLBACK_URL`` environment variables.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "django_tables2",
+    "esi",
+    "esi_dashboard",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("DEMO_DB", str(BASE_DIR / "db.sqlite3")),
+    }
+}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+Q_CLUSTER = {"name": "esi-ng-demo", "orm": "default", "timeout": 60, "retry": 120}
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "/static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "demo:login"
+LOGIN_REDIRECT_URL = "demo:home"
+
+DEMO_PORT = int(os.environ.get("DEMO_PORT", "8000"))
+EMULATOR_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8001"))
+ESI_DEMO = os.environ.get("ESI_DEMO", "1") == "1"
+
+ESI_USER_CONTACT_EMAIL = os.environ.get("ESI_USER_CONTACT_EMAIL", "demo@example.com")
+if ESI_DEMO:
+    ESI_SSO_BASE_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
+    ESI_API_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
+    ESI_SSO_CLIENT_ID = "demo-client-id"
+    ESI_SSO_CLIENT_SECRET = "demo-client-secret"
+    ESI_SSO_CALLBACK_URL = f"http://127.0.0.1:{DEMO_PORT}/sso/callback/"
+else:
+    ESI_SSO_CLIENT_ID = os.environ.get("ESI_SSO_CLIENT_ID")
+    ESI_SSO_CLIENT_SECRET = os.environ.get("ESI_SSO_CLIENT_SECRET")
+    ESI_SSO_CALLBACK_URL = os.environ.get("ESI_SSO_CALLBACK_URL")
