@@ -1,0 +1,161 @@
+"""Refreshing many expired tokens: django-esi-ng's ``cleanup_token`` against django-esi
+7.0.1's ``bulk_refresh``, on the same emulator, with the same SSO latency, in one run.
+
+    .venv/bin/python bench/refresh_tokens.py                 # 10,000 tokens, 20 ms SSO latency
+    .venv/bin/python bench/refresh_tokens.py --tokens 1000 --esi7-tokens 200
+    BENCH_DB=postgresql .venv/bin/python bench/refresh_tokens.py
+
+django-esi 7.0.1 is installed from PyPI into bench/.venvs/django-esi-7 on first use. It
+refreshes one token at a time and downloads the JWKS for each one; its JWKS URL is
+hard-coded to CCP's, so the harness points it at the emulator (the only change made to it).
+Prints the figures and the ratios; absolute times vary with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._harness import control, emulator_process, grants, ratio, venv_python  # noqa: E402
+
+SCOPES = ["esi-characters.read_notifications.v1", "esi-mail.read_mail.v1"]
+
+ESI7_CHILD = r"""
+import json, os, sys, time
+import django
+from django.conf import settings
+settings.configure(
+    SECRET_KEY="bench", USE_TZ=True,
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "esi"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[2]}},
+    ESI_SSO_CLIENT_ID="bench-client-id", ESI_SSO_CLIENT_SECRET="bench-client-secret",
+    ESI_SSO_CALLBACK_URL="http://127.0.0.1/cb/", ESI_USER_CONTACT_EMAIL="bench@example.com",
+    ESI_SSO_BASE_URL=sys.argv[3] + "/v2/oauth",
+    LOGGING_CONFIG=None,
+)
+django.setup()
+from django.core.management import call_command
+from esi import app_settings
+from esi.models import Token
+app_settings.ESI_TOKEN_JWK_SET_URL = sys.argv[3] + "/oauth/jwks"  # hard-coded to CCP's in 7.0.1
+call_command("migrate", verbosity=0)
+rows = json.load(open(sys.argv[1]))
+Token.objects.bulk_create([
+    Token(character_id=r["character_id"], character_name=f"Character {r['character_id']}",
+          character_owner_hash=r["owner"], access_token=r["access_token"], refresh_token=r["refresh_token"])
+    for r in rows
+])
+Token.objects.update(created="2000-01-01T00:00:00Z")
+started = time.perf_counter()
+refreshed = Token.objects.all().bulk_refresh().count()
+print(json.dumps({"seconds": time.perf_counter() - started, "refreshed": refreshed,
+                  "remaining": Token.objects.count()}))
+"""
+
+
+def ours(url: str, rows: list[dict], probe: list[dict]) -> dict:
+    os.environ["EMULATOR_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    if os.environ.get("BENCH_DB") == "postgresql":
+        for sql in ("DROP DATABASE IF EXISTS bench_esi_ng", "CREATE DATABASE bench_esi_ng"):
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from esi import sso, tasks
+    from esi.models import Token
+
+    from esi.refresh import refresh_many
+
+    if connection.vendor == "sqlite":
+        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    call_command("migrate", verbosity=0)
+
+    def store(batch: list[dict]) -> None:
+        for row in batch:
+            Token.objects.create_from_answer(row, sso.verify_access_token(row["access_token"]))
+        Token.objects.update(expires_at="2000-01-01T00:00:00Z")
+
+    # Queries per token, measured in one thread on two sizes: the difference is per token.
+    counts = []
+    for size in (len(probe) // 2, len(probe)):
+        Token.objects.all().delete()
+        store(probe[:size])
+        with CaptureQueriesContext(connection) as queries:
+            refresh_many(list(Token.objects.values_list("pk", flat=True)), concurrency=1)
+        counts.append((size, len(queries)))
+    (n1, q1), (n2, q2) = counts
+    per_token = (q2 - q1) / (n2 - n1)
+
+    Token.objects.all().delete()
+    store(rows)
+    started = time.perf_counter()
+    summary = tasks.cleanup_token()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "summary": summary, "queries_per_token": per_token, "database": connection.vendor}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokens", type=int, default=10_000, help="tokens for django-esi-ng (default 10,000)")
+    parser.add_argument("--esi7-tokens", type=int, default=10_000, help="tokens for django-esi 7.0.1 (0 skips it)")
+    parser.add_argument("--latency", type=float, default=0.020, help="SSO token endpoint latency, seconds")
+    args = parser.parse_args()
+
+    with emulator_process() as url:
+        control(url, "/_emulator/faults", {"target": "sso:token", "latency": args.latency})
+        print(f"minting {args.tokens + args.esi7_tokens + 40} grants at {url} ...", flush=True)
+        rows = grants(url, args.tokens, SCOPES)
+        probe = grants(url, 40, SCOPES, first_character=96000000)
+        mine = ours(url, rows, probe)
+        summary = mine["summary"]
+        print(
+            f"django-esi-ng cleanup_token: {args.tokens} tokens in {mine['seconds']:.1f} s "
+            f"({args.tokens / mine['seconds']:.0f} tokens/s) on {mine['database']}, "
+            f"{summary['refreshed']} refreshed, {summary['deleted']} deleted, {summary['kept']} kept; "
+            f"{mine['queries_per_token']:.0f} queries per token"
+        )
+        if args.esi7_tokens:
+            python = venv_python("django-esi-7", ["django-esi==7.0.1", "Django>=5.2,<6"])
+            theirs_rows = grants(url, args.esi7_tokens, SCOPES, first_character=97000000)
+            with tempfile.TemporaryDirectory() as tmp:
+                data = Path(tmp) / "grants.json"
+                data.write_text(json.dumps([{**r, "owner": _owner(r)} for r in theirs_rows]))
+                env = {**os.environ, "OAUTHLIB_INSECURE_TRANSPORT": "1", "PYTHONWARNINGS": "ignore"}
+                env.pop("DJANGO_SETTINGS_MODULE", None)
+                out = subprocess.run(
+                    [str(python), "-c", ESI7_CHILD, str(data), str(Path(tmp) / "db.sqlite3"), url],
+                    env=env, capture_output=True, text=True, cwd=tmp,
+                )
+                if out.returncode:
+                    sys.exit(f"django-esi 7.0.1 run failed:\n{out.stderr[-3000:]}")
+                theirs = json.loads(out.stdout.strip().splitlines()[-1])
+            print(
+                f"django-esi 7.0.1 bulk_refresh: {args.esi7_tokens} tokens in {theirs['seconds']:.1f} s "
+                f"({args.esi7_tokens / theirs['seconds']:.0f} tokens/s), {theirs['refreshed']} refreshed"
+            )
+            per_ours = mine["seconds"] / args.tokens
+            per_theirs = theirs["seconds"] / args.esi7_tokens
+            print(f"ratio (time per token, django-esi 7.0.1 / django-esi-ng): {ratio(per_theirs, per_ours)}")
+
+
+def _owner(row: dict) -> str:
+    import jwt
+
+    return str(jwt.decode(row["access_token"], options={"verify_signature": False})["owner"])
+
+
+if __name__ == "__main__":
+    main()
