@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from esi._json import loads
 from esi.openapi.bravado_lock import BRAVADO_LOCK
 from esi.openapi.errors import (
     DecodeError,
@@ -245,7 +246,7 @@ class EsiSpec:
         except OSError as exc:
             raise SpecError(f"cannot read spec file {str(path)!r}: {exc}") from exc
         try:
-            spec = json.loads(text)
+            spec = loads(text)
         except ValueError as exc:
             raise SpecError(f"spec file {str(path)!r} is not JSON: {exc}") from exc
         try:
@@ -1038,7 +1039,7 @@ class Operation:
             if not text.strip():
                 return None
             try:
-                body = json.loads(text)
+                body = loads(text)
             except ValueError as exc:
                 raise DecodeError(f"{self.name}: response body is not JSON: {exc}") from exc
         decoder = self.decoder(status)

@@ -400,6 +400,42 @@ def test_discriminator_falls_back_to_bravado():
     assert decoded == {"kind": "cat", "born": date(2020, 2, 2)}
 
 
+HOSTILE_NAMES = [
+    "it's",
+    'say "hi"',
+    "back\\slash",
+    "new\nline",
+    "'); import os; os._exit(3); ('",
+    "\u00e9t\u00e9 \U0001F680",
+    "",
+]
+
+
+def test_property_names_cannot_escape_the_generated_decoder():
+    # Object decoders are generated Python source: property names must stay string
+    # literals whatever they hold.
+    definitions = {
+        "Odd": {
+            "type": "object",
+            "properties": {
+                name: {"type": "string", "format": "date-time"} for name in HOSTILE_NAMES
+            },
+        }
+    }
+    spec = small_spec(definitions)
+    value = {name: f"2026-08-0{index + 1}T11:00:00Z" for index, name in enumerate(HOSTILE_NAMES[:-1])}
+    expected = unmarshal_schema_object(spec, spec.spec_dict["definitions"]["Odd"], copy.deepcopy(value))
+    decoded = DecoderCompiler(spec).decoder(spec.spec_dict["definitions"]["Odd"])(value)
+    assert_same(decoded, expected)
+    assert decoded["it's"] == datetime(2026, 8, 1, 11, 0, tzinfo=UTC)
+    assert decoded[""] is None
+
+
+def test_a_mapping_that_is_not_a_dict_is_decoded_as_a_dict(small):
+    decoded = decode_both(small, "Child", UserDict({"at": "2026-08-04T11:00:00Z"}))
+    assert type(decoded) is dict
+
+
 def test_identity_where_nothing_changes(small):
     spec, compiler = small
     definitions = spec.spec_dict["definitions"]
