@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -54,8 +55,10 @@ def encode_body(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+@functools.lru_cache(maxsize=256)
 def etag_for(body: bytes) -> str:
-    """The strong ETag of a body: a quoted SHA-256 prefix."""
+    """The strong ETag of a body: a quoted SHA-256 prefix (remembered for the bodies served
+    most recently, which scripted pages serve again and again)."""
     return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
 
 
@@ -72,6 +75,16 @@ class _Script:
     pages: list[Any] = field(default_factory=list)
     handler: Handler | None = None
     set_at: float = field(default_factory=time.time)
+    #: Page index -> encoded body: a page is encoded once, when first served, so serving
+    #: a large page costs a write, not a JSON encoding per request (the benchmarks
+    #: measure the client, not the emulator).
+    encoded: dict[int, bytes] = field(default_factory=dict)
+
+    def page_body(self, index: int) -> bytes:
+        body = self.encoded.get(index)
+        if body is None:
+            body = self.encoded[index] = encode_body(self.pages[index])
+        return body
 
 
 class ESI:
@@ -309,17 +322,22 @@ class ESI:
             pages, status, set_at, extra = script.pages, script.status, script.set_at, script.headers
         else:
             pages, status, set_at, extra = [self.spec.default_body(op)], op.success_status, self._started, {}
+        index = 0
         if op.cursor:
             body, problem = self._cursor_page(op, pages, request.query)
             if problem:
                 return error_response(400, problem)
+            index = -1
         elif op.paged:
             page = int(first_value(request.query, "page") or 1)
             if page > len(pages):
                 return error_response(404, "Requested page does not exist!", {"X-Pages": str(len(pages))})
-            body = pages[page - 1]
+            index = page - 1
+            body = pages[index]
         else:
             body = pages[0]
+        if script is not None and index >= 0 and body is not None:
+            body = script.page_body(index)
         response = Response(status, {})
         if status not in (204, 304) and body is not None:
             response.body = encode_body(body)
