@@ -27,15 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import jwt
 import requests
 from django.core.cache import cache
-from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests.adapters import HTTPAdapter
-from requests_oauthlib import OAuth2Session
 
 from . import __version__, app_settings
 from .errors import (
@@ -45,6 +42,11 @@ from .errors import (
     TokenInvalidError,
     TokenVerificationError,
 )
+
+if TYPE_CHECKING:
+    import jwt
+    from oauthlib.oauth2 import OAuth2Error
+    from requests_oauthlib import OAuth2Session
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +113,8 @@ def _allow_loopback_http() -> None:
 
 
 def _oauth_session(**kwargs: Any) -> OAuth2Session:
+    from requests_oauthlib import OAuth2Session
+
     _allow_loopback_http()
     session = OAuth2Session(app_settings.ESI_SSO_CLIENT_ID, **kwargs)
     adapter = _shared_adapter()
@@ -235,6 +239,9 @@ def authorization_url(scopes: Iterable[str], state: str) -> AuthorizationRequest
         The URL, the state, and the PKCE code verifier when ``ESI_SSO_USE_PKCE`` is on
         (S256 only, CCP "SSO: Authorization flow for native apps").
     """
+    from oauthlib.oauth2 import WebApplicationClient
+    from requests_oauthlib import OAuth2Session
+
     _allow_loopback_http()
     session = OAuth2Session(
         app_settings.ESI_SSO_CLIENT_ID,
@@ -270,6 +277,8 @@ def exchange_code(code: str, code_verifier: str | None = None) -> dict[str, Any]
         SSOUnavailableError: SSO unreachable or failing.
         IncompleteResponseError: no access token in the answer.
     """
+    from oauthlib.oauth2 import OAuth2Error
+
     session = _oauth_session(redirect_uri=app_settings.ESI_SSO_CALLBACK_URL)
     kwargs: dict[str, Any] = {"code": code, "timeout": _timeout()}
     if code_verifier:
@@ -300,6 +309,8 @@ def refresh_access_token(refresh_token: str) -> dict[str, Any]:
         SSOUnavailableError: SSO unreachable or failing; keep the token.
         IncompleteResponseError: no access token in the answer.
     """
+    from oauthlib.oauth2 import OAuth2Error
+
     session = _refresh_session()
     kwargs: dict[str, Any] = {"refresh_token": refresh_token, "timeout": _timeout()}
     if app_settings.ESI_SSO_USE_PKCE and not app_settings.ESI_SSO_CLIENT_SECRET:
@@ -397,10 +408,14 @@ def get_jwks(force_refresh: bool = False) -> dict[str, Any]:
 @functools.lru_cache(maxsize=16)
 def _load_key(entry: str, alg: str) -> jwt.PyJWK:
     # Building the public key from its JWK costs more than verifying a signature with it.
+    import jwt
+
     return jwt.PyJWK(json.loads(entry), algorithm=alg)
 
 
 def _find_key(jwks: dict[str, Any], kid: str, alg: str) -> jwt.PyJWK | None:
+    import jwt
+
     for entry in jwks.get("keys", []):
         if isinstance(entry, dict) and entry.get("kid") == kid and entry.get("alg") == alg:
             try:
@@ -432,6 +447,8 @@ def verify_access_token(access_token: str) -> AccessTokenClaims:
             ``signature``, ``issuer``, ``audience``, ``expired`` or ``jwks``.
         SSOUnavailableError: the JWKS could not be downloaded.
     """
+    import jwt
+
     if not isinstance(access_token, str) or not access_token:
         raise TokenVerificationError("malformed", "No access token")
     try:
