@@ -28,8 +28,9 @@ def max_rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def setup_django(cfg: dict[str, Any]) -> None:
-    """Configure and set up Django as a site using this library would."""
+def setup_django(cfg: dict[str, Any], without_esi: bool = False) -> None:
+    """Configure and set up Django as a site using this library would (``without_esi``:
+    the same site without the library's app, for the memory floor)."""
     import django
 
     lib = cfg["lib"]
@@ -66,6 +67,8 @@ def setup_django(cfg: dict[str, Any]) -> None:
         # 10.0.0 raises AttributeError for a client without tags/operations filter unless
         # DEBUG is on (esi/aiopenapi3/plugins.py MinifySpec); the issue's figure is unfiltered.
         common["DEBUG"] = True
+    if without_esi:
+        common["INSTALLED_APPS"] = [app for app in common["INSTALLED_APPS"] if app != "esi"]
     settings.configure(**common)
     django.setup()
 
