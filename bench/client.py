@@ -14,7 +14,7 @@ Figures (the issue's performance table):
   imports its client module (bravado), so that import lands in ``django.setup()``.
 * peak memory: ``ru_maxrss`` of that same fresh process after the call. Below it, the
   floor: the peak of a fresh process with the same Django site minus ``esi``, plus the HTTP
-  library the client sends with (requests; httpx for 10.0.0), and the difference, which is
+  library the client sends with (requests; httpx2 for 10.0.0), and the difference, which is
   the library's own cost. The issue's 45 MB goal sits below the floor of a Django site
   with the ORM and requests on this machine, so the library's own cost is the figure that
   can be compared and improved.
@@ -24,7 +24,8 @@ Figures (the issue's performance table):
 * cached call: the mean of many identical ``.result()`` calls after the first one; the
   emulator's request count shows none of them reached it.
 
-Slow figures are the median of ``--repeats`` runs. Each library runs in child processes
+Slow figures are medians: of 3 fresh processes for the build, of 5 runs for the orders
+(one each with ``--quick``). Each library runs in child processes
 (``bench/_esi_children/``) under its own interpreter: django-esi-ng under this one,
 django-esi 7.0.1 and 10.0.0 in virtualenvs under bench/.venvs/ with the releases from PyPI
 (made on first use). Absolute times depend on the machine's load; the ratios are the claim.
@@ -296,7 +297,8 @@ def main() -> None:
                         help="measure this library only (repeatable)")
     parser.add_argument("--latency", type=float, default=0.020, help="server latency for the orders, seconds")
     args = parser.parse_args()
-    args.build_repeats = args.repeats = 1 if args.quick else 3
+    args.build_repeats = 1 if args.quick else 3
+    args.repeats = 1 if args.quick else 5
     args.cached_calls = 300 if args.quick else 2000
     libs = args.only or ["7", "10", "ng"]
 

@@ -5,11 +5,13 @@ then the cached call.
 
 ``cfg`` adds ``latency`` (seconds), ``repeats`` and ``cached_calls``. Each ``results()`` run
 starts with an empty Django cache (so every page is fetched and decoded) and the first run
-of each kind is a warm-up left out of the figures. The cached call is the mean of
+of each kind is a warm-up left out of the figures. A full garbage collection runs before
+each timed run (not inside it). The cached call is the mean of
 ``cached_calls`` identical ``client.Status.<get_status>().result()`` after a first one; the
 emulator's request count proves none of them reached it. Prints one JSON line.
 """
 
+import gc
 import json
 import sys
 import time
@@ -29,6 +31,10 @@ def timed_results() -> tuple[list[float], int, int]:
     for i in range(cfg["repeats"] + 1):
         _libs.clear_cache()
         before = _libs.esi_requests(url)
+        # A full collection now, so that none lands inside the timed run: one takes about
+        # 30 ms in these processes and otherwise falls into every third run or so, for
+        # every library alike (timeit turns the collector off for the same reason).
+        gc.collect()
         t0 = time.perf_counter()
         orders = _libs.market_orders(cfg, client)
         elapsed = time.perf_counter() - t0

@@ -4,7 +4,7 @@
 
 Sets Django up exactly as build.py does for ``cfg["lib"]`` but with ``esi`` left out of
 ``INSTALLED_APPS``, then imports the HTTP library that library's client sends with
-(requests for django-esi-ng and 7.0.1, httpx for 10.0.0) and nothing else. Its peak RSS is
+(requests for django-esi-ng and 7.0.1, httpx2 for 10.0.0) and nothing else. Its peak RSS is
 what any ESI client on that stack pays before its own first byte; build.py's peak RSS minus
 this is the client's own cost. Prints one JSON line: ``rss_peak_kb`` and ``modules``.
 """
@@ -33,7 +33,7 @@ if cfg["lib"] == "ng":
 else:
     _libs.setup_django(cfg, without_esi=True)
 if cfg["lib"].startswith("10"):
-    import httpx  # noqa: F401
+    import httpx2  # noqa: F401  (the httpx fork 10.0.0 sends with)
 else:
     import requests  # noqa: F401
 print(json.dumps({"rss_peak_kb": _libs.max_rss_kb(), "modules": len(sys.modules)}))
