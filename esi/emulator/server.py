@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from .api import ESI, JSON_TYPE, encode_body, error_response, first_value
 from .faults import SSO_ENDPOINTS, Fault, Faults
 from .limits import ERROR_LIMITED_MESSAGE, ErrorLimit, RateLimiter
-from .records import Character, Headers, RecordedRequest, RequestLog, Response
+from .records import Character, Headers, RecordedRequest, RequestKind, RequestLog, Response
 from .spec import Spec, normalise_path
 from .sso import SSO
 
@@ -162,7 +162,8 @@ class Emulator:
                 family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
                 self._server = _Server((self.host, self.port), _Handler, self, family)
                 host, port = self._server.server_address[:2]
-                host_text = f"[{host}]" if ":" in str(host) else str(host)
+                host = host.decode() if isinstance(host, bytes) else str(host)
+                host_text = f"[{host}]" if ":" in host else host
                 self._url = f"http://{host_text}:{port}"
             return self._server
 
@@ -261,6 +262,7 @@ class Emulator:
             query, bad_query = {}, True
         headers = Headers(header_items)
         stripped = path.rstrip("/") or "/"
+        kind: RequestKind
         if path.startswith(CONTROL_PREFIX) or stripped == CONTROL_PREFIX.rstrip("/"):
             kind = "control"
         elif stripped in SSO_PATHS:

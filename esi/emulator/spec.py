@@ -317,9 +317,9 @@ class Spec:
             for operation in self.operations:
                 if operation.method == method and operation.path == path:
                     return operation
-            operation, _, _ = self.match(method, path)
-            if operation is not None:
-                return operation
+            matched, _, _ = self.match(method, path)
+            if matched is not None:
+                return matched
             raise KeyError(f"the spec has no operation {name!r}")
         try:
             return self._by_key[operation_key(text)]
@@ -501,15 +501,15 @@ def convert_value(schema: dict[str, Any], raw: str) -> tuple[Any, str | None]:
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        items: dict[str, Any] = schema["items"] if isinstance(schema.get("items"), dict) else {}
         if items.get("type") == "array":
             return raw, None
         values = []
         for part in raw.split(","):
-            value, error = convert_value(items, part)
+            element, error = convert_value(items, part)
             if error:
                 return None, error
-            values.append(value)
+            values.append(element)
         return values, None
     if kind == "integer":
         if not _INTEGER.match(raw):

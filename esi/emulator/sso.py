@@ -325,7 +325,10 @@ class SSO:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise TokenRejected(f"malformed token: {exc}") from exc
-        keys = {RS256_KID: ("RS256", self._rsa.public_key()), ES256_KID: ("ES256", self._ec.public_key())}
+        keys: dict[str, tuple[str, rsa.RSAPublicKey | ec.EllipticCurvePublicKey]] = {
+            RS256_KID: ("RS256", self._rsa.public_key()),
+            ES256_KID: ("ES256", self._ec.public_key()),
+        }
         if header.get("kid") not in keys:
             raise TokenRejected("token signed with an unknown key")
         alg, key = keys[header["kid"]]

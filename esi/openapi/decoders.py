@@ -292,9 +292,10 @@ class DecoderCompiler:
                 return _IDENTITY
             converter = convert
 
-            def decode(value: Any) -> Any:
+            def decode_or_keep_null(value: Any) -> Any:
                 return None if value is None else converter(value)
 
+            decode: Decoder = decode_or_keep_null
         elif on_null == "default":
             decode = _default_decoder(default, convert)
         else:

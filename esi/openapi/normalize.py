@@ -485,7 +485,7 @@ class Normalizer:
             result["allowEmptyValue"] = True
         result.update(inline)
         if result.get("type") == "array":
-            style = parameter.get("style", _DEFAULT_STYLE.get(location, "form"))
+            style = parameter.get("style", _DEFAULT_STYLE.get(str(location), "form"))
             explode = parameter.get("explode", style == "form")
             if style == "form" and explode:
                 result["collectionFormat"] = _FORM_EXPLODED

@@ -34,7 +34,7 @@ from datetime import date
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from esi._json import loads
@@ -186,6 +186,10 @@ def _user_formats_to_python() -> dict[str, Any]:
     return {"uuid": identity}
 
 
+def _to_text(value: Any) -> str:
+    return str(value)
+
+
 def _bravado_config() -> dict[str, Any]:
     from bravado_core.formatter import NO_OP, SwaggerFormat
 
@@ -201,7 +205,7 @@ def _bravado_config() -> dict[str, Any]:
         "formats": [
             SwaggerFormat(
                 format="uuid",
-                to_wire=str,
+                to_wire=_to_text,
                 to_python=identity,
                 validate=NO_OP,
                 description="UUID strings, left as strings",
@@ -603,7 +607,7 @@ class Resource:
             raise SpecError(f"cannot load resource {self.name!r}: {exc!r}") from exc
         by_route = {
             (op.path_name, op.http_method.lower()): op
-            for resource in bravado.resources.values()
+            for resource in (bravado.resources or {}).values()
             for op in resource.operations.values()
         }
         for operation in self._operations.values():
@@ -977,6 +981,9 @@ class Operation:
         from jsonschema.exceptions import ValidationError
 
         spec = slot.param.swagger_spec
+        # bravado-core memoizes per schema object (by id): pass the spec's own dict, never
+        # a copy, or every call would add a cache entry.
+        type_spec = cast(dict[str, Any], slot.type_spec)
         try:
             if isinstance(value, str) and slot.type_spec.get("format") in _DATE_FORMATS:
                 # Already in wire form (X-Compatibility-Date: "2026-08-04"); bravado-core
@@ -984,9 +991,9 @@ class Operation:
                 wire = value
             else:
                 with BRAVADO_LOCK:
-                    wire = marshal_schema_object(spec, slot.type_spec, value)
+                    wire = marshal_schema_object(spec, type_spec, value)
             with BRAVADO_LOCK:
-                validate_schema_object(spec, slot.type_spec, wire)
+                validate_schema_object(spec, type_spec, wire)
         except ValidationError as exc:
             raise ParameterError(
                 f"{self.name}(): parameter {slot.name!r}={value!r} does not fit the spec: "
