@@ -7,6 +7,7 @@
 ``scopes`` is a list of scope names or a space-delimited string. ``new=True`` always goes
 through EVE SSO. A user can only ever be handed their own tokens (or the token their own
 SSO login just produced): posting another user's token id, or an ownerless token's, fails.
+Each decorator registers its scopes with :mod:`esi.required_scopes` when it decorates a view.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
+from . import required_scopes
 from .models import CallbackRedirect, Token
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,12 @@ def _selected_token(request: HttpRequest, scopes: Any) -> Token | None:
     )
 
 
+def _register(scopes: Any, view_func: View) -> None:
+    """Record the view's scopes for the dashboard (see :mod:`esi.required_scopes`)."""
+    source = f"{view_func.__module__}.{getattr(view_func, '__qualname__', repr(view_func))}"
+    required_scopes.register(scopes, source)
+
+
 def _sso(request: HttpRequest, scopes: Any) -> HttpResponse:
     from .views import sso_redirect
 
@@ -79,6 +87,8 @@ def tokens_required(scopes: Any = "", new: bool = False) -> Callable[[View], Vie
     """
 
     def decorator(view_func: View) -> View:
+        _register(scopes, view_func)
+
         @wraps(view_func)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             token = _token_from_callback(request, scopes)
@@ -111,6 +121,8 @@ def token_required(scopes: Any = "", new: bool = False) -> Callable[[View], View
     """
 
     def decorator(view_func: View) -> View:
+        _register(scopes, view_func)
+
         @wraps(view_func)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             token = _token_from_callback(request, scopes)
@@ -145,6 +157,8 @@ def single_use_token(scopes: Any = "", new: bool = False) -> Callable[[View], Vi
     ``new`` is accepted for django-esi compatibility: every call goes through SSO."""
 
     def decorator(view_func: View) -> View:
+        _register(scopes, view_func)
+
         @wraps(view_func)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             token = _token_from_callback(request, scopes)
