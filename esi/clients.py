@@ -26,22 +26,29 @@ versions (``Universe="v1"``) use ESI's legacy versioned routes.
 
 from __future__ import annotations
 
+import datetime
+import itertools
 import json
 import logging
+import os
+import re
 import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from . import __version__, app_settings
+from ._json import loads
+from . import __version__, app_settings, required_scopes
 from .errors import (
     ESIResponseDecodeError,
+    HTTPNotModified,
     IncompleteResponseError,
     MissingScopesError,
 )
@@ -182,6 +189,8 @@ class EsiClient:
 
     @property
     def spec(self) -> EsiSpec:
+        """The :class:`~esi.openapi.EsiSpec` this client calls (its ``format``,
+        ``version``, ``compatibility_date``, resources and operations)."""
         return self._config.spec
 
     def __repr__(self) -> str:
@@ -212,9 +221,30 @@ class ResourceProxy:
         return f"<Resource {self._resource.name}>"
 
 
+class _OperationDoc:
+    """``__doc__`` of :class:`OperationCaller`: the class's own docstring on the class (for
+    autodoc), the operation's method, path, parameters and scopes on an instance (for
+    ``help()`` and shell exploration)."""
+
+    def __init__(self, class_doc: str) -> None:
+        self.class_doc = class_doc
+
+    def __get__(self, instance: OperationCaller | None, owner: type) -> str:
+        if instance is None:
+            return self.class_doc
+        op = instance.operation
+        scopes = f" Scopes: {', '.join(op.scopes)}." if op.scopes else ""
+        return f"{op.http_method} {op.path_name} ({op.operation_id}). Parameters: {', '.join(op.params)}.{scopes}"
+
+
 class OperationCaller:
-    """Calling it with the operation's parameters (and optionally ``token=``) gives an
-    :class:`EsiRequest`; parameters are checked against the spec at once."""
+    """One operation of a resource (``client.Universe.get_universe_types_type_id``).
+
+    Calling it with the operation's parameters (and optionally ``token=``) gives an
+    :class:`EsiRequest`; parameters are checked against the spec at once. On an instance,
+    ``__doc__`` (and so ``help()``) gives the operation's method, path, parameters and
+    scopes.
+    """
 
     def __init__(self, config: _Config, operation: Operation) -> None:
         self._config = config
@@ -223,14 +253,16 @@ class OperationCaller:
     def __call__(self, token: Any = None, **params: Any) -> EsiRequest:
         return EsiRequest(self._config, self.operation, params, token or self._config.token)
 
-    @property
-    def __doc__(self) -> str:  # type: ignore[override]
-        op = self.operation
-        scopes = f" Scopes: {', '.join(op.scopes)}." if op.scopes else ""
-        return f"{op.http_method} {op.path_name} ({op.operation_id}). Parameters: {', '.join(op.params)}.{scopes}"
+    def required_scopes(self) -> list[str]:
+        """The ESI scopes a token needs for this operation (empty for public routes), as
+        django-esi 10's ``required_scopes()``."""
+        return list(self.operation.scopes)
 
     def __repr__(self) -> str:
         return f"<Operation {self.operation.name}>"
+
+
+OperationCaller.__doc__ = _OperationDoc(OperationCaller.__doc__ or "")  # type: ignore[assignment]
 
 
 @dataclass
@@ -238,6 +270,54 @@ class _Auth:
     header: str | None
     owner: str | None
     character_id: int | None
+
+
+@dataclass
+class _CallOptions:
+    """django-esi 10's keyword arguments of ``result()`` / ``results()``, mapped onto this
+    client's: ``use_etag`` (send ``If-None-Match`` from the stored copy), ``return_response``
+    (return ``(data, response)``), ``force_refresh`` (skip the stored copy and its ETag),
+    ``use_cache`` (``False``: skip the stored copy), ``store_cache`` (``False``: do not store
+    the answer) and ``last_modified`` (a ``datetime`` sent as ``If-Modified-Since``)."""
+
+    ignore_cache: bool
+    store: bool = True
+    use_etag: bool = True
+    if_modified_since: str | None = None
+    return_response: bool = False
+
+    @classmethod
+    def take(cls, extra: dict[str, Any], ignore_cache: bool) -> _CallOptions:
+        """Remove django-esi 10's keywords from ``extra`` (the rest are spec parameters).
+        Raises ``TypeError`` for a ``last_modified`` that is not a ``datetime``."""
+        use_etag = bool(extra.pop("use_etag", True))
+        return_response = bool(extra.pop("return_response", False))
+        force_refresh = bool(extra.pop("force_refresh", False))
+        use_cache = bool(extra.pop("use_cache", True))
+        store = bool(extra.pop("store_cache", True))
+        last_modified = extra.pop("last_modified", None)
+        if_modified_since = None
+        if last_modified is not None:
+            if not isinstance(last_modified, datetime.datetime):
+                raise TypeError(
+                    f"last_modified must be a datetime, not {type(last_modified).__name__}"
+                )
+            if last_modified.tzinfo is None:
+                last_modified = last_modified.replace(tzinfo=datetime.timezone.utc)
+            if_modified_since = format_datetime(last_modified.astimezone(datetime.timezone.utc), usegmt=True)
+        return cls(
+            ignore_cache=ignore_cache or force_refresh or not use_cache,
+            store=store,
+            use_etag=use_etag and not force_refresh,
+            if_modified_since=if_modified_since,
+            return_response=return_response,
+        )
+
+    def fetch_kwargs(self) -> dict[str, Any]:
+        return {"ignore_cache": self.ignore_cache, **self.walk_kwargs()}
+
+    def walk_kwargs(self) -> dict[str, Any]:
+        return {"store": self.store, "use_etag": self.use_etag, "if_modified_since": self.if_modified_since}
 
 
 class EsiRequest:
@@ -261,6 +341,10 @@ class EsiRequest:
     def __repr__(self) -> str:
         return f"<EsiRequest {self.operation.name} {self.params!r}>"
 
+    def required_scopes(self) -> list[str]:
+        """The ESI scopes a token needs for this request's operation (django-esi 10)."""
+        return list(self.operation.scopes)
+
     # -- the three ways to send -------------------------------------------------------------
 
     def result(
@@ -277,15 +361,26 @@ class EsiRequest:
             The data (lists, dicts, ``datetime`` for ``date-time`` fields), or
             ``(data, response)`` with ``request_config.also_return_response``.
 
+        django-esi 10's keyword arguments work too: ``return_response``, ``use_cache``,
+        ``store_cache``, ``use_etag``, ``force_refresh`` and ``last_modified`` (see
+        :class:`_CallOptions`); any other keyword is a spec parameter.
+
         Raises:
-            esi.errors.HTTPError subclasses (``HTTPNotFound``, ``HTTPForbidden``, ...),
-            ESIConnectionError, ESIErrorLimitException, ESIBucketLimitException,
-            MissingScopesError (before any request), TokenExpiredError /
-            TokenInvalidError (the token could not be refreshed), ESIResponseDecodeError.
+            HTTPError: a subclass per status (``HTTPNotFound``, ``HTTPForbidden``, ...).
+            HTTPNotModified: a 304 to ``last_modified`` with no stored copy.
+            ESIConnectionError: ESI could not be reached, after retries.
+            ESIErrorLimitException: the error limit is reached (``ESI_ERROR_LIMIT_BEHAVIOUR``).
+            ESIBucketLimitException: a rate-limit bucket is empty (``ESI_RATE_LIMIT_BEHAVIOUR``).
+            MissingScopesError: the token lacks a scope; raised before any request.
+            TokenExpiredError: the token expired and cannot be refreshed.
+            TokenInvalidError: EVE SSO says the token's grant is gone.
+            ESIResponseDecodeError: the body does not fit the spec.
+            ParameterError: a spec parameter is missing or does not fit (a ``TypeError``).
         """
+        options = _CallOptions.take(extra, ignore_cache)
         prepared = self._prepare_extra(extra)
-        data, response = self._fetch(prepared, timeout, retries, language, ignore_cache)
-        return (data, response) if self.request_config.also_return_response else data
+        data, response = self._fetch(prepared, timeout, retries, language, **options.fetch_kwargs())
+        return (data, response) if self.request_config.also_return_response or options.return_response else data
 
     def results(
         self,
@@ -307,8 +402,10 @@ class EsiRequest:
             IncompleteResponseError: pages still disagree on a second walk (rather than
                 silently returning partial or mixed data). Otherwise as :meth:`result`.
         """
+        options = _CallOptions.take(extra, ignore_cache)
         style = self.operation.pagination
-        kwargs = {"timeout": timeout, "retries": retries, "language": language}
+        kwargs = {"timeout": timeout, "retries": retries, "language": language, **options.walk_kwargs()}
+        ignore_cache = options.ignore_cache
         if style == "page" and "page" not in extra and self.params.get("page") is None:
             data, response = self._all_pages(kwargs, ignore_cache)
         elif style == "cursor" and not ({"before", "after"} & (extra.keys() | self._given())):
@@ -316,13 +413,26 @@ class EsiRequest:
         elif style == "from_id" and "from_id" not in extra and self.params.get("from_id") is None:
             data, response = self._from_id_walk(kwargs, ignore_cache)
         else:
-            data, response = self._fetch(self._prepare_extra(extra), timeout, retries, language, ignore_cache)
-        return (data, response) if self.request_config.also_return_response else data
+            data, response = self._fetch(self._prepare_extra(extra), **kwargs, ignore_cache=ignore_cache)
+        return (data, response) if self.request_config.also_return_response or options.return_response else data
 
-    def results_localized(self, languages: Iterable[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+    def results_localized(self, languages: Iterable[str] | str | None = None, **kwargs: Any) -> dict[str, Any]:
         """:meth:`results` in each language (default ``ESI_LANGUAGES``), as
-        ``{language: data}``; the languages are fetched concurrently."""
-        wanted = list(languages) if languages is not None else list(app_settings.ESI_LANGUAGES)
+        ``{language: data}``; the languages are fetched concurrently.
+
+        ``languages`` is a list of ESI language codes or one code. Raises ``ValueError``
+        for a code not in ``ESI_LANGUAGES`` (as django-esi 7 and 10 do), before any request.
+        """
+        if isinstance(languages, str):
+            languages = [languages]
+        known = list(app_settings.ESI_LANGUAGES)
+        wanted = list(dict.fromkeys(languages)) if languages else known
+        unknown = [lang for lang in wanted if lang not in known]
+        if unknown:
+            raise ValueError(
+                f"Invalid or unsupported language code(s) {', '.join(map(repr, unknown))}: "
+                f"ESI_LANGUAGES has {', '.join(known)}"
+            )
         kwargs.pop("language", None)
         also = self.request_config.also_return_response
         futures = {lang: _executor().submit(self._localized, lang, kwargs, also) for lang in wanted}
@@ -345,6 +455,7 @@ class EsiRequest:
 
     def _auth(self) -> _Auth:
         op = self.operation
+        required_scopes.record_operation(op)
         token = self.token
         if token is None:
             if op.scopes:
@@ -415,11 +526,21 @@ class EsiRequest:
         return app_settings.esi_api_url() + path
 
     def _fetch(
-        self, prepared: Any, timeout: Any, retries: int | None, language: str | None, ignore_cache: bool
+        self,
+        prepared: Any,
+        timeout: Any,
+        retries: int | None,
+        language: str | None,
+        ignore_cache: bool,
+        store: bool = True,
+        use_etag: bool = True,
+        if_modified_since: str | None = None,
     ) -> tuple[Any, EsiResponse]:
         op = self.operation
         auth = self._auth()
         headers, query, language = self._headers(prepared, language, auth)
+        if if_modified_since:
+            headers["If-Modified-Since"] = if_modified_since
         url = self._url(prepared)
         method = prepared.method
         cacheable = app_settings.ESI_CACHE_RESPONSE and method in ("GET", "POST")
@@ -431,7 +552,7 @@ class EsiRequest:
                 stats.record_response(status=entry["status"], operation=op.name, from_cache=True, elapsed=0.0)
                 response = EsiResponse(entry["status"], CaseInsensitiveDict(entry["headers"]), entry["body"], from_cache=True)
                 return self._decode(response), response
-            if entry is not None and entry.get("etag") and not ignore_cache:
+            if entry is not None and entry.get("etag") and use_etag and not ignore_cache:
                 headers["If-None-Match"] = entry["etag"]
         rate_limit = op.rate_limit or {}
         response = transport.send(
@@ -448,12 +569,17 @@ class EsiRequest:
         )
         now = time.time()
         if response.status_code == 304 and entry is not None and key is not None:
-            expires = response_cache.expires_at(response.headers, op.cache_age, now)
-            entry = response_cache.renew(key, entry, response.headers, expires)
+            if store:
+                expires = response_cache.expires_at(response.headers, op.cache_age, now)
+                entry = response_cache.renew(key, entry, response.headers, expires)
             response = EsiResponse(
                 entry["status"], CaseInsensitiveDict({**entry["headers"], **response.headers}), entry["body"], not_modified=True
             )
-        elif cacheable and key is not None and response.status_code < 300:
+        elif response.status_code == 304:
+            # Only an If-Modified-Since of the caller's (result(last_modified=...)) earns a
+            # 304 with nothing stored to answer from; django-esi 10 raises the same.
+            raise HTTPNotModified(304, response.headers, "", operation=op.name)
+        elif store and cacheable and key is not None and response.status_code < 300:
             expires = response_cache.expires_at(response.headers, None, now)
             response_cache.store(key, response.status_code, response.headers, response.content, expires)
         return self._decode(response), response
@@ -477,7 +603,7 @@ class EsiRequest:
         if schema is None:
             return
         try:
-            body = json.loads(response.content)
+            body = loads(response.content)
             with BRAVADO_LOCK:
                 validate_schema_object(bravado_op.swagger_spec, schema, body)
         except (ValidationError, ValueError) as exc:
@@ -543,7 +669,7 @@ class EsiRequest:
 
 def _combine(pages: list[Any]) -> Any:
     if all(isinstance(page, list) for page in pages):
-        return [item for page in pages for item in page]
+        return list(itertools.chain.from_iterable(pages))
     return pages[0] if len(pages) == 1 else pages
 
 
@@ -603,11 +729,19 @@ class EsiClientProvider:
         app_info_text: your app's name and version for the User-Agent (``"myapp/1.2"``).
         compatibility_date: ``YYYY-MM-DD`` sent as ``X-Compatibility-Date`` (default
             ``ESI_COMPATIBILITY_DATE``, else the spec's date).
-        ua_appname, ua_version, ua_url, tenant, tags, operations: django-esi 10's
-            arguments, accepted as they are: ``ua_*`` make the User-Agent's app text,
-            ``tenant`` is ``datasource``; ``tags`` and ``operations`` (django-esi 10's
-            filters) are not needed, as resources are built lazily, on first use.
+        ua_appname: your app's name for the User-Agent (django-esi 7.0.1 and 10).
+        ua_version: your app's version, joined to ``ua_appname`` as ``name/version``.
+        ua_url: a URL about your app, added to the User-Agent's comment.
+        tenant: django-esi 10's name for ``datasource``.
+        tags: django-esi 10's filter of the tags to load; accepted and not needed, as
+            resources are built lazily, on first use.
+        operations: django-esi 10's filter of the operations to load; as ``tags``.
+        additional_spec_headers: django-esi 10's headers for downloading the spec;
+            accepted and without effect, as the spec is bundled (or ``spec_file``).
         **resource_versions: legacy per-resource route versions, e.g. ``Universe="v1"``.
+
+    ``compatibility_date`` may also be a ``datetime.date``. Raises ``ValueError`` at once
+    for a compatibility date that is not ``YYYY-MM-DD``.
     """
 
     def __init__(
@@ -616,7 +750,7 @@ class EsiClientProvider:
         spec_file: str | Path | None = None,
         version: str | None = None,
         app_info_text: str | None = None,
-        compatibility_date: str | None = None,
+        compatibility_date: str | datetime.date | None = None,
         *,
         ua_appname: str | None = None,
         ua_version: str | None = None,
@@ -624,17 +758,18 @@ class EsiClientProvider:
         tenant: str | None = None,
         tags: Iterable[str] | None = None,
         operations: Iterable[str] | None = None,
+        additional_spec_headers: dict[str, str] | None = None,
         **resource_versions: str,
     ) -> None:
-        if app_info_text is None and ua_appname:
-            app_info_text = f"{ua_appname}/{ua_version}" if ua_version else ua_appname
         self._kwargs: dict[str, Any] = dict(
-            app_url=ua_url,
             datasource=datasource or tenant,
             spec_file=spec_file,
             version=version,
             app_info_text=app_info_text,
-            compatibility_date=compatibility_date,
+            compatibility_date=_compatibility_date(compatibility_date),
+            ua_appname=ua_appname,
+            ua_version=ua_version,
+            ua_url=ua_url,
             **resource_versions,
         )
         self._client: EsiClient | None = None
@@ -642,6 +777,8 @@ class EsiClientProvider:
 
     @property
     def client(self) -> EsiClient:
+        """The :class:`EsiClient`, built on first access (thread-safe: once per provider)
+        and shared by every thread. Raises what :func:`esi_client_factory` raises."""
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -655,6 +792,27 @@ class EsiClientProvider:
 #: django-esi 10 spelling.
 ESIClientProvider = EsiClientProvider
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def _compatibility_date(value: str | datetime.date | None) -> str | None:
+    """``value`` as ``YYYY-MM-DD`` (the form of ``X-Compatibility-Date``, CCP "ESI API
+    versioning"); ``None`` stays ``None``. Raises ``ValueError`` for anything else."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise ValueError(f"compatibility_date must be a date or 'YYYY-MM-DD', not {value!r}")
+
 
 def esi_client_factory(
     token: Token | str | None = None,
@@ -662,18 +820,28 @@ def esi_client_factory(
     spec_file: str | Path | None = None,
     version: str | None = None,
     app_info_text: str | None = None,
-    compatibility_date: str | None = None,
+    ua_appname: str | None = None,
+    ua_version: str | None = None,
+    ua_url: str | None = None,
+    compatibility_date: str | datetime.date | None = None,
     app_url: str | None = None,
     **kwargs: str,
 ) -> EsiClient:
     """A client; with ``token`` every call authenticates with it (a ``Token`` is refreshed
-    when needed). Arguments as :class:`EsiClientProvider` (``app_url`` is a URL for the
-    User-Agent); ``kwargs`` are per-resource route versions.
+    when needed). The arguments up to ``ua_url`` are django-esi 7.0.1's, in its order;
+    they and ``compatibility_date`` mean what they mean for :class:`EsiClientProvider`.
+    ``app_url`` is an older name of ``ua_url``; ``kwargs`` are per-resource route versions.
 
     Raises:
         SpecError: the spec cannot be loaded.
-        ValueError: a resource version names no resource of the spec.
+        UnknownResourceError: a resource version names no resource of the spec (an
+            ``AttributeError``).
+        ValueError: ``compatibility_date`` is not ``YYYY-MM-DD``.
     """
+    if app_info_text is None and ua_appname:
+        app_info_text = f"{ua_appname}/{ua_version}" if ua_version else ua_appname
+    app_url = ua_url or app_url
+    compatibility_date = _compatibility_date(compatibility_date)
     spec = load_spec(spec_file, None if spec_file else version)
     base_paths: dict[str, str] = {}
     if spec.format == "swagger20":
@@ -688,7 +856,9 @@ def esi_client_factory(
         spec=spec,
         datasource=datasource or app_settings.ESI_API_DATASOURCE,
         compatibility_date=(
-            compatibility_date or app_settings.ESI_COMPATIBILITY_DATE or spec.compatibility_date
+            compatibility_date
+            or _compatibility_date(app_settings.ESI_COMPATIBILITY_DATE)
+            or spec.compatibility_date
             if spec.format == "openapi31"
             else None
         ),
@@ -697,3 +867,16 @@ def esi_client_factory(
         token=token,
     )
     return EsiClient(config)
+
+
+def _after_fork() -> None:
+    """The page pool's threads do not exist in a forked child: a child that submitted to
+    the parent's pool would wait forever. Start the child without one, and without locks
+    another thread held at fork time."""
+    global _pages_executor, _executor_lock, _specs_lock
+    _pages_executor = None
+    _executor_lock = threading.Lock()
+    _specs_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)

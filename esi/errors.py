@@ -111,6 +111,8 @@ class HTTPError(DjangoEsiException):
         super().__init__(f"{self.status_code} {self.message}" + (f" ({operation})" if operation else ""))
 
     def json(self) -> Any:
+        """The body parsed as JSON (ESI's ``{"error": "..."}``); raises ``ValueError`` if
+        it is not JSON."""
         import json
 
         return json.loads(self.text)
@@ -135,30 +137,44 @@ class HTTPServerError(HTTPError):
 
 
 class HTTPBadRequest(HTTPClientError):
+    """400: the request is malformed (a parameter ESI rejects)."""
+
     status_code = 400
 
 
 class HTTPUnauthorized(HTTPClientError):
+    """401: no or an unusable access token."""
+
     status_code = 401
 
 
 class HTTPForbidden(HTTPClientError):
+    """403: the token lacks a scope, or the character lacks the in-game role."""
+
     status_code = 403
 
 
 class HTTPNotFound(HTTPClientError):
+    """404: no such entity (or page past ``X-Pages``)."""
+
     status_code = 404
 
 
 class HTTPMethodNotAllowed(HTTPClientError):
+    """405: the route does not take this HTTP method."""
+
     status_code = 405
 
 
 class HTTPConflict(HTTPClientError):
+    """409: the request conflicts with the entity's state."""
+
     status_code = 409
 
 
 class HTTPUnprocessableEntity(HTTPClientError):
+    """422: the request is well formed but ESI cannot act on it."""
+
     status_code = 422
 
 
@@ -175,6 +191,7 @@ class HTTPTooManyRequests(HTTPClientError):
 
     @property
     def retry_after(self) -> float | None:
+        """The ``Retry-After`` header in seconds, or ``None`` if absent or malformed."""
         try:
             return float(self.headers.get("Retry-After", ""))
         except ValueError:
@@ -182,22 +199,32 @@ class HTTPTooManyRequests(HTTPClientError):
 
 
 class HTTPInternalServerError(HTTPServerError):
+    """500: ESI failed."""
+
     status_code = 500
 
 
 class HTTPNotImplemented(HTTPServerError):
+    """501: ESI does not implement the route."""
+
     status_code = 501
 
 
 class HTTPBadGateway(HTTPServerError):
+    """502: a server behind ESI failed; retried by the client."""
+
     status_code = 502
 
 
 class HTTPServiceUnavailable(HTTPServerError):
+    """503: ESI is down or in downtime; retried by the client."""
+
     status_code = 503
 
 
 class HTTPGatewayTimeout(HTTPServerError):
+    """504: a server behind ESI timed out; retried by the client."""
+
     status_code = 504
 
 
@@ -210,6 +237,44 @@ _BY_STATUS: dict[int, type[HTTPError]] = {
         HTTPGatewayTimeout,
     )
 }
+
+
+# -- the spec engine (esi.openapi) ---------------------------------------------------------
+#
+# Each also derives from the builtin a caller would expect (ValueError for bad input,
+# TypeError for bad call arguments, AttributeError for unknown names, so that
+# getattr(client.Character, name, None) works).
+
+
+class SpecError(DjangoEsiException, ValueError):
+    """The input is not a usable ESI spec: unreadable, not JSON, not a JSON object, not
+    Swagger 2.0 / OpenAPI 3.0 or 3.1, or without ``paths``."""
+
+
+class UnknownResourceError(DjangoEsiException, AttributeError):
+    """No resource (spec tag) of that name. The message lists the closest names."""
+
+
+class UnknownOperationError(DjangoEsiException, AttributeError):
+    """No operation of that name in the resource. The message lists the closest names."""
+
+
+class ParameterError(DjangoEsiException, TypeError):
+    """Arguments for an operation are missing, unknown, or do not fit the spec (wrong type,
+    value outside the enum or bounds). The message names the operation and the parameter."""
+
+
+class DecodeError(DjangoEsiException, ValueError):
+    """A response body is not JSON, or does not have the shape its response schema declares
+    (for example a list where an object is expected, or ``null`` for a required property)."""
+
+
+class HTTPNotModified(HTTPError):
+    """``304 Not Modified`` with nothing stored to answer from: raised only when
+    ``result(last_modified=...)`` (django-esi 10's ``If-Modified-Since``) earns a 304.
+    Revalidation with the stored copy's ETag returns the stored data instead."""
+
+    status_code = 304
 
 
 def http_error(status_code: int, headers: Any = None, text: str = "", operation: str | None = None) -> HTTPError:

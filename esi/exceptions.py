@@ -1,8 +1,9 @@
 """django-esi 10's exception module, for apps that import from ``esi.exceptions``.
 
-The classes are those of :mod:`esi.errors`. ``HTTPNotModified`` exists so that
-``except HTTPNotModified`` clauses keep importing; django-esi-ng never raises it, because a
-``304 Not Modified`` answer returns the stored data.
+The classes are those of :mod:`esi.errors`. A ``304 Not Modified`` answer to the client's
+own ETag revalidation returns the stored data, so ``HTTPNotModified`` is raised only for
+``result(last_modified=...)``. ``TaskBucketLimitException`` exists so that imports and
+``except`` clauses keep working; django-esi-ng has no task buckets and never raises it.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from .errors import (
     ESIBucketLimitException,
     ESIErrorLimitException,
     HTTPClientError,
-    HTTPError,
+    HTTPNotModified,
     HTTPServerError,
 )
 
 
-class HTTPNotModified(HTTPError):
-    status_code = 304
+class TaskBucketLimitException(ESIBucketLimitException):
+    """django-esi 10's task rate-limit error (``bucket``, ``reset`` in seconds); never
+    raised here."""
 
 
 __all__ = [
@@ -26,4 +28,5 @@ __all__ = [
     "HTTPClientError",
     "HTTPNotModified",
     "HTTPServerError",
+    "TaskBucketLimitException",
 ]

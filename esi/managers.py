@@ -176,8 +176,10 @@ class TokenManager(models.Manager.from_queryset(TokenQueryset)):  # type: ignore
         invalidate.
 
         Raises:
-            TokenInvalidError, SSOOAuthError, SSOUnavailableError, IncompleteResponseError:
-                from the code exchange (see :func:`esi.sso.exchange_code`).
+            TokenInvalidError: EVE SSO rejected the code (``invalid_grant``).
+            SSOOAuthError: another OAuth error, e.g. ``invalid_client``.
+            SSOUnavailableError: EVE SSO unreachable or failing.
+            IncompleteResponseError: EVE SSO answered without an access token.
             TokenVerificationError: the access token failed verification.
         """
         answer = sso.exchange_code(code, code_verifier=code_verifier)

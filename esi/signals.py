@@ -1,7 +1,7 @@
-"""Signals about tokens.
+"""Signals about tokens, and one about ESI requests.
 
-Receivers get ``sender=Token`` and keyword arguments; they run after the database
-transaction that changed the token has committed::
+Token signals give receivers ``sender=Token`` and keyword arguments; they run after the
+database transaction that changed the token has committed::
 
     from django.dispatch import receiver
     from esi.signals import token_deleted
@@ -13,15 +13,23 @@ transaction that changed the token has committed::
 
 from django.dispatch import Signal
 
-#: A token was refreshed at EVE SSO. Arguments: ``token``.
 token_refreshed = Signal()
+"""A token was refreshed at EVE SSO. Arguments: ``token``."""
 
-#: A token was deleted because its grant is gone. Arguments: ``token`` (the deleted
-#: instance, ``pk`` already ``None``), ``token_id`` (int) and ``reason``: ``invalid_grant``
-#: or ``invalid_token`` (EVE SSO's answer), ``owner_changed`` (the character changed
-#: account), ``character_changed``, or ``not_refreshable``.
 token_deleted = Signal()
+"""A token was deleted because its grant is gone. Arguments: ``token`` (the deleted
+instance, ``pk`` already ``None``), ``token_id`` (int) and ``reason``: ``invalid_grant``
+or ``invalid_token`` (EVE SSO's answer), ``owner_changed`` (the character changed
+account), ``character_changed``, or ``not_refreshable``."""
 
-#: A refresh failed transiently and the token was kept. Arguments: ``token``, ``error``
-#: (the exception) and ``failures`` (consecutive failures so far).
 token_refresh_failed = Signal()
+"""A refresh failed transiently and the token was kept. Arguments: ``token``, ``error``
+(the exception) and ``failures`` (consecutive failures so far)."""
+
+esi_request_statistics = Signal()
+"""ESI answered a request (django-esi 10's signal, same arguments). Sent from the thread
+that made the request, for every answer that reached the network, errors included, never
+for answers served from the cache. ``sender`` is :class:`~esi.http.transport.EsiResponse`.
+Arguments: ``operation`` (the operation's name), ``status_code`` (int), ``headers`` (the
+response headers), ``latency`` (seconds) and ``bucket`` (the rate-limit group, ``""`` for
+routes without one). With no receiver connected it costs nothing measurable."""

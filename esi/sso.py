@@ -508,3 +508,14 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
         expires_at=float(claims["exp"]),
         claims=claims,
     )
+
+
+def _after_fork() -> None:
+    """A forked child builds its own SSO connection pool and sessions (see
+    :func:`esi.http.transport._after_fork`)."""
+    global _adapter, _local
+    _adapter = None
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_after_fork)

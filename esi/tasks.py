@@ -79,6 +79,18 @@ def cleanup_token_subset(fraction: int | None = None) -> dict[str, Any]:
     return refresh_many(ids).as_dict()
 
 
+def refresh_or_delete_token(token_pk: int) -> dict[str, Any]:
+    """django-esi's task of that name: refresh one token now. As everywhere here, the token
+    is deleted only when EVE SSO says its grant is gone; transient failures keep it.
+
+    Returns the run summary of :func:`refresh_tokens` (``missing`` is 1 when no token has
+    this id). Raises ``ValueError`` for an id that is not an integer.
+    """
+    if not isinstance(token_pk, int) or isinstance(token_pk, bool):
+        raise ValueError(f"token_pk must be an integer, not {token_pk!r}")
+    return refresh_tokens([token_pk])
+
+
 def refresh_tokens(token_ids: list[int]) -> dict[str, Any]:
     """Refresh these tokens now, expired or not, ignoring back-off (what the admin
     enqueues). Ids that do not exist count as ``missing``.

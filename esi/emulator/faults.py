@@ -35,6 +35,7 @@ class Fault:
 
     @property
     def exhausted(self) -> bool:
+        """Whether the fault has applied to its ``times`` requests (never, without ``times``)."""
         return self.times is not None and self.hits >= self.times
 
     @property

@@ -8,7 +8,9 @@ Fixtures:
 
 ``esi_emulator``
     The session's :class:`~esi.emulator.Emulator`, reset (``reset(sso=True)``) before each
-    test that uses it. Its EVE SSO client is ``test-client-id`` / ``test-client-secret``.
+    test that uses it, together with this process's ESI state
+    (:func:`~esi.emulator.testing.reset_esi_state`: stored responses, budgets,
+    statistics). Its EVE SSO client is ``test-client-id`` / ``test-client-secret``.
 ``esi_emulator_settings``
     The same emulator, with pytest-django's ``settings`` pointing ``ESI_SSO_BASE_URL`` and
     ``ESI_API_URL`` at it and ``ESI_SSO_CLIENT_ID`` / ``ESI_SSO_CLIENT_SECRET`` set to its
@@ -25,6 +27,7 @@ from typing import Any
 import pytest
 
 from .server import Emulator
+from .testing import reset_esi_state
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret"
@@ -42,8 +45,10 @@ def esi_emulator_session() -> Iterator[Emulator]:
 
 @pytest.fixture
 def esi_emulator(esi_emulator_session: Emulator) -> Emulator:
-    """The session's emulator, back to a fresh state for this test."""
+    """The session's emulator, back to a fresh state for this test, and no stored
+    responses or budgets left over from earlier tests."""
     esi_emulator_session.reset(sso=True)
+    reset_esi_state()
     return esi_emulator_session
 
 

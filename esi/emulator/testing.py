@@ -22,6 +22,20 @@ from django.test import override_settings
 from .server import Emulator
 
 
+def reset_esi_state() -> None:
+    """Forget what earlier tests left in this process and its caches: stored ESI responses
+    (:func:`esi.http.cache.clear`), the error-limit and rate-limit budgets and the call
+    statistics. Without it a cached answer, or a 420 that blocks every call until its
+    reset, leaks from one test into the next. The pytest fixtures and
+    :class:`EmulatorTestCaseMixin` call it before each test."""
+    from esi.http import budgets, stats
+    from esi.http import cache as response_cache
+
+    response_cache.clear()
+    budgets.reset()
+    stats.reset()
+
+
 class EmulatorTestCaseMixin:
     """Start an :class:`~esi.emulator.Emulator` for the test class and point the settings at it.
 
@@ -58,4 +72,5 @@ class EmulatorTestCaseMixin:
 
     def setUp(self) -> None:
         self.esi_emulator.reset(sso=True)
+        reset_esi_state()
         super().setUp()  # type: ignore[misc]

@@ -51,6 +51,18 @@ def _cache() -> Any:
     return caches[app_settings.ESI_RESPONSE_CACHE_ALIAS]
 
 
+def clear() -> None:
+    """Delete every stored ESI response (for tests): the ``esi:response:*`` keys on
+    django-redis, the whole ``ESI_RESPONSE_CACHE_ALIAS`` cache on other backends, which
+    cannot delete by pattern."""
+    cache = _cache()
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is not None:
+        delete_pattern("esi:response:*")
+    else:
+        cache.clear()
+
+
 def get(key: str) -> dict[str, Any] | None:
     """The stored entry, fresh or stale, or ``None``."""
     entry = _cache().get(key)

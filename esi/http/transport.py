@@ -26,6 +26,7 @@ from requests.structures import CaseInsensitiveDict
 from esi import app_settings
 from esi._json import loads
 from esi.errors import ESIConnectionError, http_error
+from esi.signals import esi_request_statistics
 
 from . import budgets, stats
 
@@ -75,9 +76,12 @@ class EsiResponse:
 
     @property
     def text(self) -> str:
+        """The body as text (UTF-8; undecodable bytes replaced)."""
         return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
+        """The body parsed as JSON, without the spec's decoding (``date-time`` fields stay
+        strings). Raises ``ValueError`` if it is not JSON."""
         return loads(self.content)
 
 
@@ -183,6 +187,14 @@ def send(
             status=status, headers=answer.headers, group=group, character_id=character_id, operation=operation
         )
         stats.record_response(status=status, operation=operation, from_cache=False, elapsed=elapsed)
+        esi_request_statistics.send(
+            sender=EsiResponse,
+            operation=operation,
+            status_code=status,
+            headers=answer.headers,
+            latency=elapsed,
+            bucket=group or "",
+        )
         _log(method, url, status, elapsed, content)
         if status < 400:
             return EsiResponse(status, answer.headers, content, elapsed=elapsed)
@@ -195,3 +207,14 @@ def send(
             throttled_retry = False
             continue
         raise http_error(status, answer.headers, content.decode("utf-8", errors="replace"), operation=operation)
+
+
+def _after_fork() -> None:
+    """A forked child (gunicorn ``--preload``, a django-q2 worker) must not share the
+    parent's pooled connections, nor inherit a lock another thread held at fork time."""
+    global _session, _session_lock
+    _session = None
+    _session_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)

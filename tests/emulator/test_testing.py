@@ -62,3 +62,45 @@ def test_testcase_mixin():
     assert getattr(django_settings, "ESI_API_URL", None) != seen["url"]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{seen['url']}/status", timeout=2)
+
+
+def _dirty_esi_state():
+    from esi.http import budgets, stats
+    from esi.http import cache as response_cache
+
+    key = response_cache.cache_key("GET", "http://esi.test/status", [], None, None, None)
+    response_cache.store(key, 200, {"ETag": '"x"'}, b"{}", 2**40)
+    budgets.after_response(
+        status=420,
+        headers={"X-ESI-Error-Limit-Remain": "0", "X-ESI-Error-Limit-Reset": "50"},
+        group=None,
+        character_id=None,
+        operation="get_status",
+    )
+    stats.record_response(status=200, operation="get_status", from_cache=False, elapsed=0.01)
+    stats.flush()
+    assert response_cache.get(key) is not None
+    assert budgets.error_limit() is not None
+    return key
+
+
+def test_reset_esi_state_forgets_stored_responses_budgets_and_statistics():
+    from esi.emulator.testing import reset_esi_state
+    from esi.http import budgets, stats
+    from esi.http import cache as response_cache
+
+    key = _dirty_esi_state()
+    reset_esi_state()
+    assert response_cache.get(key) is None
+    assert budgets.error_limit() is None
+    assert stats.operation_counts() == {}
+
+
+def test_the_esi_emulator_fixture_starts_from_a_clean_esi_state(request):
+    from esi.http import budgets
+    from esi.http import cache as response_cache
+
+    key = _dirty_esi_state()
+    request.getfixturevalue("esi_emulator")
+    assert response_cache.get(key) is None
+    assert budgets.error_limit() is None
