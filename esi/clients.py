@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from ._json import loads
 from . import __version__, app_settings, required_scopes
+from ._json import loads
 from .errors import (
     ESIResponseDecodeError,
     HTTPNotModified,
