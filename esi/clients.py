@@ -361,9 +361,12 @@ class EsiRequest:
             The data (lists, dicts, ``datetime`` for ``date-time`` fields), or
             ``(data, response)`` with ``request_config.also_return_response``.
 
-        django-esi 10's keyword arguments work too: ``return_response``, ``use_cache``,
-        ``store_cache``, ``use_etag``, ``force_refresh`` and ``last_modified`` (see
-        :class:`_CallOptions`); any other keyword is a spec parameter.
+        django-esi 10's keyword arguments work too: ``return_response=True`` returns
+        ``(data, response)``; ``use_cache=False`` skips the stored copy; ``store_cache=False``
+        stores nothing; ``use_etag=False`` revalidates without ``If-None-Match``;
+        ``force_refresh=True`` does both of the first and last; ``last_modified`` (a
+        ``datetime``) is sent as ``If-Modified-Since``. Any other keyword is a spec
+        parameter.
 
         Raises:
             HTTPError: a subclass per status (``HTTPNotFound``, ``HTTPForbidden``, ...).
