@@ -64,7 +64,16 @@ DATABASES = {
     }
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-Q_CLUSTER = {"name": "esi-ng-demo", "orm": "default", "timeout": 60, "retry": 120}
+# The dashboard's refreshes and scope counts are django-q2 tasks. The demo runs them at once,
+# inside the request, unless a cluster runs beside it: `manage.py qcluster` in a second
+# terminal, with DEMO_QCLUSTER=1 for both.
+Q_CLUSTER = {
+    "name": "esi-ng-demo",
+    "orm": "default",
+    "timeout": 60,
+    "retry": 120,
+    "sync": os.environ.get("DEMO_QCLUSTER") != "1",
+}
 
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -78,6 +87,9 @@ EMULATOR_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8001"))
 ESI_DEMO = os.environ.get("ESI_DEMO", "1") == "1"
 
 ESI_USER_CONTACT_EMAIL = os.environ.get("ESI_USER_CONTACT_EMAIL", "demo@example.com")
+# Scopes the dashboard's scope coverage page lists beside those the demo's views ask for:
+# here, a mail digest a background task would send.
+ESI_DASHBOARD_REQUIRED_SCOPES = {"demo: nightly mail digest": ["esi-mail.read_mail.v1"]}
 if ESI_DEMO:
     ESI_SSO_BASE_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
     ESI_API_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
