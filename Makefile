@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # sqlite, postgresql, mariadb, or several separated by spaces; empty means all three.
 DB ?=
 
-.PHONY: help venv demo test docs build migrations-check clean
+.PHONY: help venv demo test docs build wheel-check typecheck migrations-check clean
 
 help:
 	@echo "make demo              run the demo site on http://127.0.0.1:8000 (emulator on :8001)"
@@ -17,6 +17,8 @@ help:
 	@echo "make test DB=sqlite    one backend (sqlite, postgresql or mariadb)"
 	@echo "make docs              Sphinx HTML in docs/_build/html, warnings are errors"
 	@echo "make build             sdist + wheel in dist/, twine check --strict, contents check"
+	@echo "make wheel-check       build, install the wheel in a clean virtualenv, run the example project on it"
+	@echo "make typecheck         mypy with django-stubs on esi and esi_dashboard (config in setup.cfg)"
 	@echo "make migrations-check  fail if a model change lacks a migration"
 	@echo "make venv              create or update .venv"
 
@@ -45,6 +47,12 @@ build: venv
 	$(PY) -m build
 	$(VENV)/bin/twine check --strict dist/*
 	$(PY) .ci/check-dist dist
+
+wheel-check: build
+	bash .ci/check-wheel
+
+typecheck: venv
+	$(VENV)/bin/mypy
 
 migrations-check: venv
 	DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=. $(VENV)/bin/django-admin makemigrations --check --dry-run
