@@ -29,8 +29,21 @@ from . import views
 from .models import Dashboard, TokenDeletion
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nothing here is added, changed or deleted through the admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Dashboard)
-class DashboardAdmin(admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyAdmin):
     """Routes the dashboard's views; nothing to add, change or delete."""
 
     def get_urls(self) -> list[URLPattern]:
@@ -53,30 +66,12 @@ class DashboardAdmin(admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm(views.VIEW_PERMISSION)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(TokenDeletion)
-class TokenDeletionAdmin(admin.ModelAdmin):
+class TokenDeletionAdmin(ReadOnlyAdmin):
     """Read-only list of the tokens the refresh engine deleted (kept for seven days)."""
 
     list_display = ("deleted_at", "character_name", "character_id", "user", "reason", "token_id")
     list_filter = ("reason",)
     search_fields = ("character_name", "character_id")
     list_select_related = ("user",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
