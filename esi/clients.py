@@ -798,22 +798,29 @@ ESIClientProvider = EsiClientProvider
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
+def is_compatibility_date(text: str) -> bool:
+    """Whether ``text`` is a calendar date written ``YYYY-MM-DD``, the form of
+    ``X-Compatibility-Date`` (CCP "ESI API versioning")."""
+    if not _DATE.fullmatch(text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _compatibility_date(value: str | datetime.date | None) -> str | None:
-    """``value`` as ``YYYY-MM-DD`` (the form of ``X-Compatibility-Date``, CCP "ESI API
-    versioning"); ``None`` stays ``None``. Raises ``ValueError`` for anything else."""
+    """``value`` as ``YYYY-MM-DD``; ``None`` (or ``""``) stays ``None``. Raises
+    ``ValueError`` for anything else."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime.datetime):
         value = value.date()
     if isinstance(value, datetime.date):
         return value.isoformat()
-    if isinstance(value, str) and _DATE.fullmatch(value):
-        try:
-            datetime.date.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return value
+    if isinstance(value, str) and is_compatibility_date(value):
+        return value
     raise ValueError(f"compatibility_date must be a date or 'YYYY-MM-DD', not {value!r}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +10,8 @@ import requests
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from esi import app_settings
-from esi.clients import user_agent
+from esi.clients import is_compatibility_date, user_agent
 from esi.openapi import EsiSpec, SpecError
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
 
 class Command(BaseCommand):
     help = (
@@ -31,7 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, date: str | None = None, output: str | None = None, **options: Any) -> None:
-        if date is not None and not _DATE.match(date):
+        if date is not None and not is_compatibility_date(date):
             raise CommandError(f"--date must be YYYY-MM-DD, not {date!r}")
         url = f"{app_settings.esi_api_url()}/meta/openapi.json"
         headers = {"User-Agent": user_agent("esi_update_spec"), "Accept": "application/json"}
