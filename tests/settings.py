@@ -1,7 +1,9 @@
 """Settings for the test suite.
 
 ``DB_BACKEND`` chooses the database (``sqlite`` default, ``postgresql``, ``mariadb``);
-``REDIS_URL`` switches the cache from locmem to django-redis.
+``REDIS_URL`` switches the cache from locmem to django-redis. ``TEST_DB_NAME`` names the
+test database on PostgreSQL and MariaDB (default ``test_django_esi_ng``), so two runs can
+share a server.
 """
 
 import os
@@ -61,7 +63,7 @@ if _backend == "postgresql":
             "USER": os.environ.get("PGUSER", "postgres"),
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
-            "TEST": {"NAME": "test_django_esi_ng"},
+            "TEST": {"NAME": os.environ.get("TEST_DB_NAME", "test_django_esi_ng")},
         }
     }
 elif _backend == "mariadb":
@@ -74,7 +76,7 @@ elif _backend == "mariadb":
             "HOST": os.environ.get("MYSQL_HOST", "127.0.0.1"),
             "PORT": os.environ.get("MYSQL_PORT", "3306"),
             "OPTIONS": {"charset": "utf8mb4"},
-            "TEST": {"NAME": "test_django_esi_ng", "CHARSET": "utf8mb4"},
+            "TEST": {"NAME": os.environ.get("TEST_DB_NAME", "test_django_esi_ng"), "CHARSET": "utf8mb4"},
         }
     }
 elif _backend == "sqlite":
