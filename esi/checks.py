@@ -8,8 +8,11 @@ Each check has a stable id listed in ``docs/checks.rst``:
 - ``esi.E003``: ``ESI_SSO_BASE_URL`` or ``ESI_API_URL`` is not an absolute ``http(s)`` URL.
 - ``esi.W002``: ``ESI_USER_CONTACT_EMAIL`` is missing; CCP asks for a contact in the
   User-Agent (developers.eveonline.com, "ESI best practices").
-- ``esi.W003``: an ``ESI_SCHEDULES`` entry uses cron while django-q2 evaluates cron in a
-  time zone other than UTC.
+- ``esi.E004``: ``ESI_SCHEDULES`` is malformed, names an unknown task or one that cannot
+  be scheduled (``refresh_tokens``).
+- ``esi.E005``: an ``ESI_SCHEDULES`` entry uses cron while django-q2 evaluates cron in a
+  time zone other than UTC. (``esi.W003`` said so as a warning before 0.1.0; it is retired,
+  not reused.)
 """
 
 from __future__ import annotations
@@ -104,21 +107,35 @@ def check_contact_email(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 
 
 @register()
-def check_schedule_time_zone(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """esi.W003."""
-    schedules = app_settings.ESI_SCHEDULES
-    if not isinstance(schedules, dict):
+def check_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.E004 / esi.E005, with the rules :func:`esi.schedules.ensure_schedules` applies,
+    so ``migrate`` and ``qcluster`` stop before a schedule that would fail or run at the
+    wrong hour. Nothing to check without django-q2."""
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not apps.is_installed("django_q"):
         return []
-    cron = sorted(task for task, spec in schedules.items() if isinstance(spec, dict) and "cron" in spec)
-    q_cluster = getattr(settings, "Q_CLUSTER", {}) or {}
-    zone = q_cluster.get("time_zone", settings.TIME_ZONE) if settings.USE_TZ else None
-    if not cron or zone in ("UTC", "Etc/UTC"):
+    from . import schedules
+
+    try:
+        wanted = schedules.validated()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="ESI_SCHEDULES maps a task of esi.tasks to {'minutes': N}, {'cron': '...'} or None.",
+                id="esi.E004",
+            )
+        ]
+    cron = schedules.cron_outside_utc(wanted)
+    if not cron:
         return []
     return [
-        Warning(
-            f"ESI_SCHEDULES uses cron for {', '.join(cron)}, which django-q2 evaluates in "
-            f"{zone or 'local time'}, not UTC.",
+        Error(
+            f"ESI_SCHEDULES uses cron for {', '.join(cron)}, which django-q2 would evaluate in "
+            f"{schedules.cluster_time_zone() or 'local time'}, not UTC.",
             hint='Set Q_CLUSTER["time_zone"] = "UTC", or use {"minutes": N} (aligned to UTC).',
-            id="esi.W003",
+            id="esi.E005",
         )
     ]

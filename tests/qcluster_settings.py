@@ -7,10 +7,10 @@ from tests.settings import *  # noqa: F403
 
 DATABASES["default"]["NAME"] = os.environ["ESI_TEST_DB_NAME"]  # noqa: F405
 Q_CLUSTER = {
-    # The same name as the test process (it salts the signed task packages); the queue is
-    # this cluster's own.
+    # The same name as the test process (it salts the signed task packages). No cluster_name
+    # of its own: like a site's only cluster, it runs the schedules that name no cluster
+    # (the esi: schedules). The Redis database, and so the queue, is this cluster's own.
     "name": "esi-ng-tests",
-    "cluster_name": "esi-ng-qcluster-test",
     "redis": os.environ["Q_REDIS_URL"],
     "workers": 1,
     "timeout": 60,

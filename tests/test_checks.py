@@ -61,19 +61,42 @@ def test_checks_are_registered():
     from django.core import checks
 
     registered = {c.__name__ for c in checks.registry.registry.get_checks()}
-    assert {"check_sso_settings", "check_endpoint_settings", "check_contact_email", "check_schedule_time_zone"} <= registered
+    assert {"check_sso_settings", "check_endpoint_settings", "check_contact_email", "check_schedules"} <= registered
 
 
-def test_cron_schedules_outside_utc_warn(settings):
-    from esi.checks import check_schedule_time_zone
+def test_cron_schedules_outside_utc_are_an_error(settings):
+    from esi.checks import check_schedules
 
-    settings.ESI_SCHEDULES = {"cleanup_token": {"cron": "0 * * * *"}}
+    settings.ESI_SCHEDULES = {"cleanup_token": {"cron": "0 11 * * *"}}
     settings.TIME_ZONE = "Europe/Oslo"
     settings.Q_CLUSTER = {"name": "x", "orm": "default"}
-    messages = check_schedule_time_zone()
-    assert ids(messages) == ["esi.W003"] and "Europe/Oslo" in messages[0].msg
-    settings.Q_CLUSTER = {"name": "x", "orm": "default", "time_zone": "UTC"}
-    assert check_schedule_time_zone() == []
+    messages = check_schedules()
+    assert ids(messages) == ["esi.E005"] and isinstance(messages[0], Error)
+    assert "esi:cleanup_token" in messages[0].msg and "Europe/Oslo" in messages[0].msg
+    # The cluster's zone decides, not the site's.
+    settings.Q_CLUSTER = {"name": "x", "orm": "default", "time_zone": "Etc/UTC"}
+    assert check_schedules() == []
+    settings.TIME_ZONE = "UTC"
+    settings.Q_CLUSTER = {"name": "x", "orm": "default", "time_zone": "America/New_York"}
+    assert "America/New_York" in check_schedules()[0].msg
     settings.ESI_SCHEDULES = {"cleanup_token": {"minutes": 60}}
-    settings.Q_CLUSTER = {"name": "x", "orm": "default"}
-    assert check_schedule_time_zone() == []
+    assert check_schedules() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ({"refresh_tokens": {"minutes": 60}}, "refresh_tokens cannot be scheduled"),
+        ({"cleanup_everything": {"minutes": 5}}, "unknown task 'cleanup_everything'"),
+        ({"cleanup_token": {"cron": "61 * * * *"}}, "not a valid cron expression"),
+        ({"cleanup_token": {"minutes": 0}}, "must be 1 to 32767"),
+        ("hourly", "must be a dict"),
+    ],
+)
+def test_invalid_schedules_are_an_error(settings, value, text):
+    from esi.checks import check_schedules
+
+    settings.ESI_SCHEDULES = value
+    messages = check_schedules()
+    assert ids(messages) == ["esi.E004"] and isinstance(messages[0], Error)
+    assert text in messages[0].msg

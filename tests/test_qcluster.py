@@ -6,11 +6,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from esi import schedules
 from esi.models import CallbackRedirect, Token
 
 from .factories import make_token
@@ -26,10 +28,13 @@ def qcluster(esi_emulator_settings, monkeypatch, tmp_path):
     from django_q.brokers.redis_broker import Redis
     from django_q.conf import Conf
 
-    # A Redis database of its own: the test cache (django-redis) flushes its database.
-    broker_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/2"
+    # A Redis database of its own, the one after REDIS_URL's (CI: 1 for the cache, 2 here): the
+    # test cache (django-redis) flushes its database, and parallel runs use other databases.
+    cache_url = urlsplit(os.environ["REDIS_URL"])
+    broker_db = int(cache_url.path.strip("/") or 0) + 1
+    broker_url = cache_url._replace(path=f"/{broker_db}").geturl()
     monkeypatch.setattr(Conf, "REDIS", broker_url)
-    broker = Redis(list_key="esi-ng-qcluster-test")
+    broker = Redis(list_key="esi-ng-tests")
     broker.purge_queue()
     env = {
         **os.environ,
@@ -80,3 +85,44 @@ def test_cleanup_tasks_in_a_real_cluster(qcluster, esi_emulator_settings):
     bad = wait_for_result(async_task("esi.tasks.refresh_tokens", "1; DROP TABLE esi_token", broker=qcluster, sync=False))
     assert bad.success is False and "token_ids must be a list of integers" in bad.result
     assert Token.objects.filter(pk=token.pk).exists()
+
+
+def test_schedules_fire_in_a_real_cluster(qcluster, esi_emulator_settings, settings):
+    from django_q.models import Schedule, Success
+
+    CallbackRedirect.objects.create(session_key="old", state="s")
+    CallbackRedirect.objects.update(created=timezone.now() - datetime.timedelta(hours=1))
+    token = make_token(esi_emulator_settings, 90000001, expired=True)
+    # One interval and one cron schedule, as ensure_schedules writes them; the cluster runs
+    # with TIME_ZONE "UTC" and no Q_CLUSTER["time_zone"], so cron is evaluated in UTC.
+    settings.ESI_SCHEDULES = {"cleanup_token": {"cron": "0 */4 * * *"}}
+    assert "esi:cleanup_token" in schedules.ensure_schedules().created
+    found = {s.name: s for s in Schedule.objects.filter(name__startswith="esi:")}
+    purge, cron = found["esi:cleanup_callbackredirect"], found["esi:cleanup_token"]
+    # Due now: each one's previous run time, 4 hours before the next one.
+    aligned = purge.next_run
+    Schedule.objects.filter(pk=purge.pk).update(next_run=aligned - datetime.timedelta(minutes=240))
+    Schedule.objects.filter(pk=cron.pk).update(next_run=cron.next_run - datetime.timedelta(hours=4))
+
+    # django-q2's scheduler runs in the cluster's guard loop every 30 s.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = {task.group: task for task in Success.objects.filter(group__in=found)}
+        if {"esi:cleanup_callbackredirect", "esi:cleanup_token"} <= done.keys():
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"the scheduled tasks did not run within 120 s; ran: {sorted(done)}")
+
+    assert done["esi:cleanup_callbackredirect"].result == {"deleted": 1}
+    assert not CallbackRedirect.objects.exists()
+    assert done["esi:cleanup_token"].result["refreshed"] == 1
+    assert not Token.objects.get(pk=token.pk).expired
+    purge.refresh_from_db()
+    cron.refresh_from_db()
+    assert purge.task == done["esi:cleanup_callbackredirect"].id
+    # The next runs stay on UTC boundaries: the interval one 240 minutes on, the cron one
+    # at the next multiple of 4 hours.
+    assert purge.next_run == aligned
+    next_cron = cron.next_run.astimezone(datetime.UTC)
+    assert next_cron > timezone.now() and next_cron.hour % 4 == 0 and next_cron.minute == 0

@@ -1,4 +1,4 @@
-"""``manage.py esi_schedules``: create or update the ``esi:`` django-q2 schedules."""
+"""``manage.py esi_schedules``: create, update or remove the ``esi:`` django-q2 schedules."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from esi import schedules
 
 class Command(BaseCommand):
     help = (
-        "Create or update the esi: django-q2 schedules from ESI_SCHEDULES (also done by "
-        "migrate). --list shows them, --remove deletes them."
+        "Create, update or remove the esi: django-q2 schedules to match ESI_SCHEDULES, merged "
+        "over its defaults (also done by migrate). --list shows them, --remove deletes them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
