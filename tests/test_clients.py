@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -353,6 +354,75 @@ class TestFailures:
         settings.ESI_VALIDATE_RESPONSES = True
         with pytest.raises(errors.ESIResponseDecodeError, match="does not match"):
             client.Status.get_status().result(ignore_cache=True)
+
+
+@pytest.fixture
+def unanswered_port():
+    """A loopback port whose accept queue is full, so a new connection is never accepted
+    (the kernel drops its SYN) and only the connect timeout ends the attempt."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.1)
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()
+
+
+class TestTransportSettings:
+    """The requests-era retry and timeout settings decide what the client sends, counted at
+    the emulator."""
+
+    @pytest.fixture(autouse=True)
+    def _short_backoff(self, settings):
+        settings.ESI_SERVER_ERROR_BACKOFF_FACTOR = 0.01
+
+    @pytest.mark.parametrize("retries", [0, 1, 4])
+    def test_server_error_max_retries(self, client, emulator, settings, retries):
+        settings.ESI_SERVER_ERROR_MAX_RETRIES = retries
+        settings.ESI_CONNECTION_ERROR_MAX_RETRIES = 5  # not the one that counts for a 503
+        emulator.faults.add("GetStatus", status=503)
+        with pytest.raises(errors.HTTPServiceUnavailable):
+            client.Status.get_status().result()
+        assert [r.status for r in esi_requests(emulator)] == [503] * (retries + 1)
+
+    @pytest.mark.parametrize("retries", [0, 2])
+    def test_connection_error_max_retries(self, client, emulator, settings, retries):
+        settings.ESI_CONNECTION_ERROR_MAX_RETRIES = retries
+        settings.ESI_SERVER_ERROR_MAX_RETRIES = 5  # not the one that counts for a drop
+        emulator.faults.add("GetStatus", drop=True)
+        with pytest.raises(errors.ESIConnectionError):
+            client.Status.get_status().result()
+        assert [r.status for r in esi_requests(emulator)] == [None] * (retries + 1)
+
+    def test_read_timeout(self, client, emulator, settings):
+        settings.ESI_CONNECTION_ERROR_MAX_RETRIES = 1
+        settings.ESI_REQUESTS_READ_TIMEOUT = 0.2
+        emulator.faults.latency(0.6, target="GetStatus")
+        started = time.monotonic()
+        with pytest.raises(errors.ESIConnectionError, match="Read timed out"):
+            client.Status.get_status().result()
+        # Two attempts (a timeout is retried as a connection error), each cut off at 0.2 s.
+        assert time.monotonic() - started < 1.0
+        assert len(esi_requests(emulator)) == 2
+        settings.ESI_REQUESTS_READ_TIMEOUT = 5
+        assert client.Status.get_status().result()["players"] >= 0
+
+    def test_connect_timeout(self, client, settings, unanswered_port):
+        settings.ESI_API_URL = f"http://127.0.0.1:{unanswered_port}"
+        settings.ESI_CONNECTION_ERROR_MAX_RETRIES = 0
+        settings.ESI_REQUESTS_CONNECT_TIMEOUT = 0.3
+        settings.ESI_REQUESTS_READ_TIMEOUT = 30
+        started = time.monotonic()
+        with pytest.raises(errors.ESIConnectionError, match="timed out"):
+            client.Status.get_status().result()
+        assert 0.25 <= time.monotonic() - started < 3
 
 
 class TestBadInput:

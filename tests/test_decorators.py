@@ -1,6 +1,8 @@
 """token_required, tokens_required and single_use_token, end to end with the emulator."""
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.test import override_settings
 
 from esi.models import CallbackRedirect, Token
 
@@ -124,6 +126,28 @@ class TestTokensRequired:
         data = client.get("/many/").json()
         assert [t["character_id"] for t in data["tokens"]] == [90000001]
 
+    def test_new_forces_sso_even_with_tokens(self, emulator, client):
+        user = logged_in(client)
+        old = make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        response = client.get("/many-new/")
+        assert response.status_code == 302 and response["Location"].startswith(emulator.url)
+        # Back from SSO, the view gets the new token alone, not the one already stored.
+        sso_login(client, emulator, "/many-new/", 90000002)
+        data = client.get("/many-new/").json()
+        assert [t["character_id"] for t in data["tokens"]] == [90000002]
+        assert data["tokens"][0]["id"] != old.pk
+        assert Token.objects.get(pk=data["tokens"][0]["id"]).user == user
+        # The token was handed over once; the next visit goes through SSO again.
+        assert client.get("/many-new/")["Location"].startswith(emulator.url)
+
+    def test_new_sends_an_anonymous_user_to_sso_not_to_the_login_page(self, emulator, client):
+        response = client.get("/many-new/")
+        assert response.status_code == 302 and response["Location"].startswith(emulator.url)
+        sso_login(client, emulator, "/many-new/", 90000003)
+        data = client.get("/many-new/").json()
+        assert [t["character_id"] for t in data["tokens"]] == [90000003]
+        assert Token.objects.get(pk=data["tokens"][0]["id"]).user is None
+
 
 class TestSingleUseToken:
     def test_always_goes_through_sso(self, emulator, client):
@@ -136,3 +160,37 @@ class TestSingleUseToken:
         data = client.get("/single/").json()
         assert data["character_id"] == 90000007
         assert Token.objects.get(pk=data["id"]).user is None
+
+
+    def test_new_goes_through_sso_and_gets_the_new_token(self, emulator, client):
+        user = logged_in(client)
+        old = make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        assert client.get("/single-new/")["Location"].startswith(emulator.url)
+        sso_login(client, emulator, "/single-new/", 90000001)
+        data = client.get("/single-new/").json()
+        # The login's grant updated the stored row of the same character and scopes.
+        assert (data["id"], data["character_id"]) == (old.pk, 90000001)
+        assert emulator.sso.stats["code_exchanges"] == 1
+        assert Token.objects.get(pk=old.pk).refresh_token != old.refresh_token
+        assert client.get("/single-new/")["Location"].startswith(emulator.url)
+
+
+class TestSelectionTemplate:
+    def test_a_project_template_overrides_the_packaged_one(self, emulator, client, tmp_path):
+        (tmp_path / "esi").mkdir()
+        (tmp_path / "esi" / "select_token.html").write_text(
+            "<p>Project page</p>{% for token in tokens %}<b>{{ token.character_name }}</b>{% endfor %}"
+            '<form method="post">{% csrf_token %}<button name="_add" value="1">Add</button></form>'
+        )
+        user = logged_in(client)
+        token = make_token(emulator, 90000001, [NOTIFICATIONS], user=user)
+        templates = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+        with override_settings(TEMPLATES=templates):
+            response = client.get("/one/")
+        assert response.status_code == 200
+        assert [t.name for t in response.templates] == ["esi/select_token.html"]
+        assert response.templates[0].origin.name == str(tmp_path / "esi" / "select_token.html")
+        html = response.content.decode()
+        assert html.startswith("<p>Project page</p>")
+        assert f"<b>{token.character_name}</b>" in html
+        assert 'name="_token"' not in html  # nothing of the packaged page

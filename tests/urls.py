@@ -37,6 +37,16 @@ def single(request: HttpRequest, token) -> HttpResponse:
     return JsonResponse(_describe(token))
 
 
+@tokens_required(scopes=NOTIFICATIONS, new=True)
+def many_new(request: HttpRequest, tokens) -> HttpResponse:
+    return JsonResponse({"tokens": [_describe(t) for t in tokens.order_by("pk")]})
+
+
+@single_use_token(scopes=NOTIFICATIONS, new=True)
+def single_new(request: HttpRequest, token) -> HttpResponse:
+    return JsonResponse(_describe(token))
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sso/", include("esi.urls", namespace="esi")),
@@ -44,4 +54,6 @@ urlpatterns = [
     path("one-new/", one_new, name="one-new"),
     path("many/", many, name="many"),
     path("single/", single, name="single"),
+    path("many-new/", many_new, name="many-new"),
+    path("single-new/", single_new, name="single-new"),
 ]

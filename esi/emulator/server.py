@@ -183,7 +183,8 @@ class Emulator:
 
     def reset(self, sso: bool = False) -> None:
         """Back to a fresh state between tests: no faults, no scripted ESI answers, full
-        rate-limit buckets and error limit, an empty request log and zeroed SSO counters.
+        rate-limit buckets and error limit, an empty request log, zeroed SSO counters and the
+        JWKS as generated.
         With ``sso`` also forget authorization codes, refresh tokens, owner-hash transfers
         and characters added since start."""
         self.faults.clear()

@@ -125,6 +125,7 @@ class SSO:
         self._ec = ec.generate_private_key(ec.SECP256R1())
         self._unknown_keys: dict[str, Any] = {}
         self._verified: dict[tuple[str, str], dict[str, Any]] = {}
+        self._jwk_overrides: dict[str, dict[str, Any]] = {}
         self.forget()
 
     # --- public helpers --------------------------------------------------------------
@@ -146,16 +147,31 @@ class SSO:
     @property
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set served at ``/oauth/jwks``: the RS256 ``JWT-Signature-Key``
-        and the ES256 key, plus CCP's ``SkipUnresolvedJsonWebKeys`` flag."""
+        and the ES256 key, plus CCP's ``SkipUnresolvedJsonWebKeys`` flag, with the changes
+        of :meth:`override_jwk` applied."""
         rsa_jwk = RSAAlgorithm.to_jwk(self._rsa.public_key(), as_dict=True)
         ec_jwk = ECAlgorithm.to_jwk(self._ec.public_key(), as_dict=True)
-        return {
-            "keys": [
-                {**rsa_jwk, "alg": "RS256", "kid": RS256_KID, "use": "sig"},
-                {**ec_jwk, "alg": "ES256", "kid": ES256_KID, "use": "sig"},
-            ],
-            "SkipUnresolvedJsonWebKeys": True,
-        }
+        keys = [
+            {**rsa_jwk, "alg": "RS256", "kid": RS256_KID, "use": "sig"},
+            {**ec_jwk, "alg": "ES256", "kid": ES256_KID, "use": "sig"},
+        ]
+        with self._lock:
+            overrides = {kid: dict(members) for kid, members in self._jwk_overrides.items()}
+        served = []
+        for key in keys:
+            changed = {**key, **overrides.get(key["kid"], {})}
+            served.append({name: value for name, value in changed.items() if value is not None})
+        return {"keys": served, "SkipUnresolvedJsonWebKeys": True}
+
+    def override_jwk(self, kid: str, **members: Any) -> None:
+        """Serve the key ``kid`` (:data:`RS256_KID` or :data:`ES256_KID`) at ``/oauth/jwks``
+        with these JWK members changed; a ``None`` value leaves the member out (e.g.
+        ``alg=None``, optional in RFC 7517). Tokens are still signed with the real key. Calls
+        add up until the next reset. Raises ``ValueError`` for another ``kid``."""
+        if kid not in {RS256_KID, ES256_KID}:
+            raise ValueError(f"no key with kid {kid!r}; use {RS256_KID!r} or {ES256_KID!r}")
+        with self._lock:
+            self._jwk_overrides.setdefault(kid, {}).update(members)
 
     def add_character(self, character: Character) -> Character:
         """Make ``character`` able to log in (replacing one with the same ID); returns it."""
@@ -355,11 +371,12 @@ class SSO:
     # --- state -----------------------------------------------------------------------
 
     def reset_stats(self) -> None:
-        """Zero the counters and drop queued token tampering."""
+        """Zero the counters, drop queued token tampering and JWK overrides."""
         with self._lock:
             for name in self._stats:
                 self._stats[name] = 0
             self._tamper.clear()
+            self._jwk_overrides.clear()
 
     def forget(self) -> None:
         """Forget codes, refresh tokens, transfers and added characters."""
