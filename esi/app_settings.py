@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "ESI_SSO_BASE_URL": "https://login.eveonline.com",
     "ESI_SSO_LOGIN_URL": None,
     "ESI_CODE_EXCHANGE_URL": None,
+    "ESI_TOKEN_EXCHANGE_URL": None,
     # Tokens
     "ESI_TOKEN_VALID_DURATION": 1170,
     "ESI_TOKEN_JWT_AUDIENCE": "EVE Online",
@@ -86,7 +87,12 @@ DEFAULTS: dict[str, Any] = {
     "ESI_REFRESH_BACKOFF_MAX": 6 * 3600,
     "ESI_REFRESH_BREAKER_MIN_ATTEMPTS": 5,
     "ESI_REFRESH_BREAKER_RATIO": 0.5,
+    "ESI_REFRESH_BREAKER_WINDOW": 20,
+    "ESI_REFRESH_TIME_LIMIT": None,
+    "ESI_REFRESH_JOURNAL_CACHE_ALIAS": "default",
+    "ESI_REFRESH_JOURNAL_TIMEOUT": 30 * 24 * 3600,
     "ESI_CLEANUP_SUBSET_FRACTION": 48,
+    # A site's dict is merged over this one key by key (esi.schedules.configured).
     "ESI_SCHEDULES": {
         "cleanup_callbackredirect": {"minutes": 240},
         "cleanup_token_subset": {"minutes": 60},
@@ -160,4 +166,9 @@ _DERIVED = {
     "ESI_OAUTH_LOGIN_URL": sso_authorize_url,
     "ESI_TOKEN_URL": sso_token_url,
     "ESI_TOKEN_JWK_SET_URL": sso_jwks_url,
+    # django-esi 7's token verify endpoint (deprecated there, gone in 10); nothing here calls
+    # it, since access tokens are verified locally against the JWKS.
+    "ESI_TOKEN_VERIFY_URL": lambda: (
+        __getattr__("ESI_TOKEN_EXCHANGE_URL") or f"{sso_base_url()}/v2/oauth/verify"
+    ),
 }

@@ -46,8 +46,17 @@ class IncompleteResponseError(DjangoEsiException):
 class SSOUnavailableError(IncompleteResponseError):
     """EVE SSO could not be reached or answered with 429 / 5xx, after retries.
 
-    The token itself may be fine and must be kept.
+    The token itself may be fine and must be kept. ``status_code`` is the HTTP status of
+    SSO's last answer (``None`` when there was none: a timeout or a connection error), and
+    ``retry_after`` its ``Retry-After`` in seconds, if it sent one.
     """
+
+    def __init__(
+        self, message: str = "", *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
+        self.status_code = status_code
+        self.retry_after = retry_after
+        super().__init__(*([message] if message else []))
 
 
 class SSOOAuthError(DjangoEsiException):

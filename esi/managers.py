@@ -69,23 +69,25 @@ class TokenQueryset(models.QuerySet["Token"]):
         )
 
     def bulk_refresh(self) -> TokenQueryset:
-        """Refresh every refreshable token in the queryset; delete the expired ones that
-        cannot be refreshed and those whose grant EVE SSO says is gone.
+        """Refresh every refreshable token in the queryset; delete those whose grant EVE
+        SSO says is gone (or whose owner changed).
 
         Tokens are never deleted for transient trouble (429, 5xx, timeouts, connection
         errors): they are kept, and the run stops early when most refreshes fail that way
-        (see :mod:`esi.refresh`).
+        (see :mod:`esi.refresh`). Unlike django-esi, expired tokens without a refresh token
+        are not deleted either; they are left out of the result.
 
         Returns:
-            The queryset minus the tokens that were deleted or could not be refreshed.
+            The queryset minus the tokens that were deleted, could not be refreshed, or are
+            expired without a refresh token.
         """
         from .refresh import refresh_many
 
-        refreshable = self.exclude(Q(refresh_token__isnull=True) | Q(refresh_token=""))
-        ids = list(refreshable.values_list("pk", flat=True))
+        not_refreshable = Q(refresh_token__isnull=True) | Q(refresh_token="")
+        ids = list(self.exclude(not_refreshable).values_list("pk", flat=True))
         failed = refresh_many(ids, force=True).failed_ids
-        self.filter(Q(refresh_token__isnull=True) | Q(refresh_token="")).get_expired().delete()
-        return self.exclude(pk__in=failed)
+        dead = self.filter(not_refreshable).get_expired().values_list("pk", flat=True)
+        return self.exclude(pk__in=failed).exclude(pk__in=list(dead))
 
     def require_valid(self) -> TokenQueryset:
         """Tokens that are valid now, refreshing the expired ones first

@@ -3,40 +3,52 @@
 Rules (CCP "SSO: Refreshing tokens", and allianceauth/allianceauth#1007 for what goes wrong):
 
 - A token is deleted only when EVE SSO says the grant is gone (``invalid_grant`` /
-  ``invalid_token``) or the new JWT shows another owner. 429, 5xx, timeouts and connection
-  errors keep it, record the failure and back the token off.
-- The token row is locked while it is refreshed (``SELECT ... FOR UPDATE`` on PostgreSQL and
-  MariaDB; on SQLite the database write lock is taken first), so two workers never spend one
-  refresh token. A worker that gets the lock after another refreshed the token finds it fresh
-  and uses the new access token.
+  ``invalid_token``) or the new JWT shows another owner. 429, 5xx, timeouts, connection
+  errors and a JWT that cannot be verified yet keep it, record the failure and back the
+  token off. A token without a refresh token is never deleted here either.
+- The token row is locked while its refresh token is spent (``SELECT ... FOR UPDATE`` on
+  PostgreSQL and MariaDB; on SQLite the database write lock is taken first), so two workers
+  never spend one refresh token. A worker that gets the lock after another refreshed the
+  token finds it fresh and uses the new access token.
 - The refresh token that comes back is saved before anything else happens (CCP: it may
-  differ from the one sent, and the old one may be dead).
-- A run over many tokens stops when most refreshes fail transiently (a circuit breaker), so
-  a sick SSO is not hammered token after token.
+  differ from the one sent, and the old one may be dead): first into the refresh journal
+  (the Django cache, ``ESI_REFRESH_JOURNAL_CACHE_ALIAS``), then, once the JWT is verified
+  (CPU only: the key set is fetched before the lock is taken), into the token row in the
+  same write as the outcome. If that row write is lost (a caller's outer transaction
+  rolled back, the database failed, the process died before the commit), the next refresh
+  meets ``invalid_grant`` for the spent token, finds the newer one in the journal and
+  spends that instead of deleting the token. A JWT that cannot be verified yet still has
+  its refresh token stored; the token is marked expired and verified on the next refresh.
+- Background runs make one SSO attempt per token while holding its lock (the token's
+  back-off is their retry), stop when most recent refreshes fail transiently or SSO
+  answers 429 (a circuit breaker), and stop starting refreshes at a time limit, so a sick
+  SSO is neither hammered token after token nor waited on until the task is killed.
 
-Each token costs a constant number of queries: lock (1), save the new refresh token (1),
-save the outcome (1), plus Django's cascade when a token is deleted.
+Each refreshed token costs a constant number of queries: lock (1) and one write of the new
+tokens with the outcome (1), plus Django's cascade when a token is deleted.
 """
-
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import caches
 from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from . import app_settings, sso
 from .errors import DjangoEsiException, NotRefreshableTokenError, TokenInvalidError
-from .models import Token
+from .models import EXPIRY_LEEWAY, Token
 from .signals import token_deleted, token_refresh_failed, token_refreshed
 
 logger = logging.getLogger(__name__)
@@ -53,9 +65,12 @@ class Outcome(str, Enum):
     INVALID = "invalid"
     #: A transient failure: the token is kept and backed off.
     KEPT = "kept"
-    #: Not attempted: backing off, or the run's circuit breaker tripped.
+    #: Not attempted: backing off, or the run stopped (circuit breaker, time limit).
     SKIPPED = "skipped"
     MISSING = "missing"
+    #: No refresh token: nothing to spend. The token is kept (only SSO decides a grant
+    #: is gone).
+    NOT_REFRESHABLE = "not_refreshable"
 
 
 @dataclass
@@ -75,6 +90,9 @@ class RunSummary:
     counts: Counter[str] = field(default_factory=Counter)
     deleted_by_reason: Counter[str] = field(default_factory=Counter)
     breaker_tripped: bool = False
+    #: Why the run stopped early: ``"breaker"`` (most recent refreshes failed),
+    #: ``"throttled"`` (SSO answered 429), ``"time_limit"``, or ``""`` (it did not).
+    stop_reason: str = ""
     seconds: float = 0.0
     #: Tokens kept, skipped or found invalid (not deleted): not valid after the run.
     failed_ids: set[int] = field(default_factory=set)
@@ -83,20 +101,22 @@ class RunSummary:
     def add(self, result: RefreshResult) -> None:
         self.attempted_ids.add(result.token_id)
         self.counts[result.outcome.value] += 1
-        if result.outcome in (Outcome.KEPT, Outcome.INVALID):
+        if result.outcome in (Outcome.KEPT, Outcome.INVALID, Outcome.NOT_REFRESHABLE):
             self.failed_ids.add(result.token_id)
         if result.outcome is Outcome.DELETED:
             self.deleted_by_reason[result.reason] += 1
 
     def as_dict(self) -> dict[str, Any]:
         """``{"total", "refreshed", "already_fresh", "deleted", "deleted_by_reason",
-        "kept", "skipped", "missing", "breaker_tripped", "seconds"}`` (counts are ints)."""
-        keys = ("refreshed", "already_fresh", "deleted", "kept", "skipped", "missing")
+        "kept", "skipped", "missing", "not_refreshable", "breaker_tripped", "stop_reason",
+        "seconds"}`` (counts are ints, ``seconds`` a float)."""
+        keys = ("refreshed", "already_fresh", "deleted", "kept", "skipped", "missing", "not_refreshable")
         return {
             "total": self.total,
             **{key: self.counts.get(key, 0) for key in keys},
             "deleted_by_reason": dict(self.deleted_by_reason),
             "breaker_tripped": self.breaker_tripped,
+            "stop_reason": self.stop_reason,
             "seconds": round(self.seconds, 3),
         }
 
@@ -112,10 +132,15 @@ def _lock(token_id: int) -> Token | None:
     return rows.first()
 
 
+#: Doubling the back-off stops here (2**30 base periods is far beyond any cap).
+_MAX_BACKOFF_EXPONENT = 30
+
+
 def _backoff(failures: int) -> datetime.timedelta:
     base = float(app_settings.ESI_REFRESH_BACKOFF_BASE)
     cap = float(app_settings.ESI_REFRESH_BACKOFF_MAX)
-    return datetime.timedelta(seconds=min(cap, base * 2 ** max(0, failures - 1)))
+    exponent = min(_MAX_BACKOFF_EXPONENT, max(0, failures - 1))
+    return datetime.timedelta(seconds=min(cap, base * 2**exponent))
 
 
 def _log_unexpected(exc: BaseException) -> None:
@@ -125,7 +150,7 @@ def _log_unexpected(exc: BaseException) -> None:
         logger.error("Unexpected error while refreshing a token", exc_info=exc)
 
 
-def _record_failure(token: Token, error: BaseException) -> None:
+def _record_failure(token: Token, error: BaseException, *, extra_fields: Iterable[str] = ()) -> None:
     now = timezone.now()
     token.refresh_failures += 1
     token.last_refresh_at = now
@@ -139,6 +164,7 @@ def _record_failure(token: Token, error: BaseException) -> None:
             "last_refresh_ok",
             "last_refresh_error",
             "refresh_backoff_until",
+            *extra_fields,
         ]
     )
     failures = token.refresh_failures
@@ -156,7 +182,88 @@ def _delete(token: Token, reason: str) -> None:
     )
 
 
-def refresh_one(token_id: int, *, force: bool = False, delete_invalid: bool = True) -> RefreshResult:
+# --------------------------------------------------------------------------- refresh journal
+
+
+def _journal_key(token_id: int) -> str:
+    return f"esi:refresh-journal:{token_id}"
+
+
+def _digest(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+def _journal() -> Any:
+    return caches[app_settings.ESI_REFRESH_JOURNAL_CACHE_ALIAS]
+
+
+def _journal_record(token_id: int, spent: str, new: str) -> None:
+    """Remember that ``spent`` was exchanged for ``new`` until the row write commits."""
+    if new == spent:
+        return
+    try:
+        _journal().set(
+            _journal_key(token_id),
+            {"spent": _digest(spent), "new": new},
+            int(app_settings.ESI_REFRESH_JOURNAL_TIMEOUT),
+        )
+    except Exception:  # a cache outage must not stop the refresh; the row write follows
+        logger.warning("Could not write the refresh journal for token %s", token_id, exc_info=True)
+
+
+def _journal_clear(token_id: int) -> None:
+    try:
+        _journal().delete(_journal_key(token_id))
+    except Exception:
+        logger.warning("Could not clear the refresh journal for token %s", token_id, exc_info=True)
+
+
+def _journal_newer(token: Token) -> str | None:
+    """The refresh token SSO gave in exchange for this token's stored one, if a lost row
+    write left it only in the journal."""
+    try:
+        entry = _journal().get(_journal_key(token.pk))
+    except Exception:
+        logger.warning("Could not read the refresh journal for token %s", token.pk, exc_info=True)
+        return None
+    if (
+        isinstance(entry, dict)
+        and entry.get("spent") == _digest(token.refresh_token or "")
+        and isinstance(entry.get("new"), str)
+        and entry["new"] != token.refresh_token
+    ):
+        return str(entry["new"])
+    return None
+
+
+def _spend(token: Token, attempts: int | None) -> dict[str, Any]:
+    """Exchange the token's refresh token at EVE SSO, recovering a rotated refresh token
+    from the journal when the stored one was already spent."""
+    try:
+        return sso.refresh_access_token(token.refresh_token or "", attempts=attempts)
+    except TokenInvalidError:
+        newer = _journal_newer(token)
+        if newer is None:
+            raise
+    logger.warning(
+        "Token %s: the stored refresh token was already exchanged and the newer one was "
+        "never saved (a rolled-back transaction or a crash); using the journal's",
+        token.pk,
+    )
+    token.refresh_token = newer
+    return sso.refresh_access_token(newer, attempts=attempts)
+
+
+# --------------------------------------------------------------------------- one token
+
+
+def refresh_one(
+    token_id: int,
+    *,
+    force: bool = False,
+    delete_invalid: bool = True,
+    attempts: int | None = None,
+) -> RefreshResult:
     """Refresh one token under its row lock.
 
     Args:
@@ -165,11 +272,21 @@ def refresh_one(token_id: int, *, force: bool = False, delete_invalid: bool = Tr
             Without it a token found fresh under the lock (another worker refreshed it) is
             returned as ``FRESH`` without asking SSO.
         delete_invalid: delete the token when the grant is gone (else ``INVALID``).
+        attempts: SSO attempts on transient trouble (default ``ESI_SSO_MAX_RETRIES``;
+            background runs pass 1).
 
     Returns:
-        A :class:`RefreshResult`; ``error`` holds the exception for ``KEPT`` / ``INVALID``.
-        It never raises for SSO trouble.
+        A :class:`RefreshResult`; ``error`` holds the exception for ``KEPT``, ``INVALID``
+        and ``NOT_REFRESHABLE``. It never raises for SSO trouble.
+
+    Once SSO has answered, the new refresh token goes into the refresh journal first, then
+    the JWT is verified (against the key set fetched before the lock was taken, so no
+    download happens under it in the normal case) and one write stores the new tokens with
+    the outcome. If the JWT cannot be verified yet (the key set is unreachable), the new
+    tokens are stored all the same and the token is marked expired, so the next refresh
+    spends the new refresh token and verifies again.
     """
+    _warm_key_set()
     with transaction.atomic():
         token = _lock(token_id)
         if token is None:
@@ -177,20 +294,32 @@ def refresh_one(token_id: int, *, force: bool = False, delete_invalid: bool = Tr
         if not force and not token.expired:
             return RefreshResult(token_id, Outcome.FRESH, token)
         if not token.refresh_token:
-            return _gone(token, NotRefreshableTokenError(), "not_refreshable", delete_invalid)
+            return RefreshResult(
+                token_id,
+                Outcome.NOT_REFRESHABLE,
+                token,
+                reason="not_refreshable",
+                error=NotRefreshableTokenError(),
+            )
+        spent = token.refresh_token
         try:
-            answer = sso.refresh_access_token(token.refresh_token)
+            answer = _spend(token, attempts)
         except TokenInvalidError as exc:
             return _gone(token, exc, exc.reason or "invalid_grant", delete_invalid)
         except Exception as exc:  # SSO unavailable, OAuth error, incomplete answer
             _log_unexpected(exc)
-            _record_failure(token, exc)
+            # _spend may have swapped in the journal's refresh token: keep it.
+            _record_failure(token, exc, extra_fields=["refresh_token"] if token.refresh_token != spent else ())
             return RefreshResult(token_id, Outcome.KEPT, token, error=exc)
 
-        # The old refresh token may be spent now: store the new one before anything else.
+        # The old refresh token may be dead now: the new one is written down before
+        # anything else happens, and cleared from the journal once the row commits.
+        new_refresh = answer.get("refresh_token") or token.refresh_token
+        _journal_record(token_id, token.refresh_token, new_refresh)
+        transaction.on_commit(lambda: _journal_clear(token_id))
+        old_access, spent_now = token.access_token, token.refresh_token
         token.access_token = answer["access_token"]
-        token.refresh_token = answer.get("refresh_token") or token.refresh_token
-        token.save(update_fields=["access_token", "refresh_token"])
+        token.refresh_token = new_refresh
         try:
             claims = sso.verify_access_token(token.access_token)
             if claims.owner_hash != token.character_owner_hash:
@@ -198,11 +327,13 @@ def refresh_one(token_id: int, *, force: bool = False, delete_invalid: bool = Tr
             if claims.character_id != token.character_id:
                 raise TokenInvalidError("Another character answered", reason="character_changed")
         except TokenInvalidError as exc:
+            # Another account's grant: never stored in this row, nor handed to its user.
+            token.access_token, token.refresh_token = old_access, spent_now
             return _gone(token, exc, exc.reason or "invalid_token", delete_invalid)
-        except Exception as exc:  # JWKS unavailable, a JWT that does not verify
-            # The new refresh token is stored; the token stays expired and is tried again.
+        except Exception as exc:  # the key set unreachable, a JWT that does not verify
             _log_unexpected(exc)
-            _record_failure(token, exc)
+            token.expires_at = timezone.now() - EXPIRY_LEEWAY
+            _record_failure(token, exc, extra_fields=["access_token", "refresh_token", "expires_at"])
             return RefreshResult(token_id, Outcome.KEPT, token, error=exc)
 
         token._apply(answer, claims)
@@ -213,6 +344,8 @@ def refresh_one(token_id: int, *, force: bool = False, delete_invalid: bool = Tr
         token.refresh_backoff_until = None
         token.save(
             update_fields=[
+                "access_token",
+                "refresh_token",
                 "expires_at",
                 "created",
                 "sso_version",
@@ -227,6 +360,15 @@ def refresh_one(token_id: int, *, force: bool = False, delete_invalid: bool = Tr
         return RefreshResult(token_id, Outcome.REFRESHED, token)
 
 
+def _warm_key_set() -> None:
+    """Fetch EVE SSO's key set into the cache before a lock is taken, so verifying under
+    the lock needs no download. A failure here is left to the verification to report."""
+    try:
+        sso.get_jwks()
+    except Exception:
+        pass
+
+
 def _gone(token: Token, error: BaseException, reason: str, delete: bool) -> RefreshResult:
     token_id = token.pk
     if delete:
@@ -236,28 +378,56 @@ def _gone(token: Token, error: BaseException, reason: str, delete: bool) -> Refr
 
 
 class _Breaker:
-    """Trips when at least ``min_attempts`` refreshes were tried and the share that failed
-    transiently reaches ``ratio``."""
+    """Trips when more than ``ESI_REFRESH_BREAKER_RATIO`` of the last
+    ``ESI_REFRESH_BREAKER_WINDOW`` refresh attempts failed transiently (once at least
+    ``ESI_REFRESH_BREAKER_MIN_ATTEMPTS`` were made), or at once when EVE SSO answers 429:
+    it is throttling this site (ccpgames/sso-issues#58)."""
 
     def __init__(self) -> None:
-        self.min_attempts = int(app_settings.ESI_REFRESH_BREAKER_MIN_ATTEMPTS)
+        self.min_attempts = max(1, int(app_settings.ESI_REFRESH_BREAKER_MIN_ATTEMPTS))
         self.ratio = float(app_settings.ESI_REFRESH_BREAKER_RATIO)
-        self.attempts = 0
-        self.failures = 0
-        self.tripped = False
+        window = max(self.min_attempts, int(app_settings.ESI_REFRESH_BREAKER_WINDOW))
+        self.recent: deque[bool] = deque(maxlen=window)
+        self.reason = ""
 
-    def record(self, outcome: Outcome) -> None:
-        if outcome in (Outcome.REFRESHED, Outcome.KEPT, Outcome.DELETED):
-            self.attempts += 1
-            self.failures += outcome is Outcome.KEPT
-            if self.attempts >= self.min_attempts and self.failures >= self.ratio * self.attempts:
-                if not self.tripped:
-                    logger.warning(
-                        "EVE SSO failed %d of %d refreshes: stopping this run, no token deleted",
-                        self.failures,
-                        self.attempts,
-                    )
-                self.tripped = True
+    @property
+    def tripped(self) -> bool:
+        return bool(self.reason)
+
+    def record(self, result: RefreshResult) -> None:
+        if result.outcome not in (Outcome.REFRESHED, Outcome.KEPT, Outcome.DELETED):
+            return
+        failed = result.outcome is Outcome.KEPT
+        self.recent.append(failed)
+        if self.tripped:
+            return
+        if failed and getattr(result.error, "status_code", None) == 429:
+            self._trip("throttled", "EVE SSO answered 429 (throttling): stopping this run, no token deleted")
+            return
+        failures = sum(self.recent)
+        if len(self.recent) >= self.min_attempts and failures > self.ratio * len(self.recent):
+            self._trip(
+                "breaker",
+                f"EVE SSO failed {failures} of the last {len(self.recent)} refreshes: "
+                "stopping this run, no token deleted",
+            )
+
+    def _trip(self, reason: str, message: str) -> None:
+        logger.warning(message)
+        self.reason = reason
+
+
+def _default_time_limit() -> float | None:
+    """``ESI_REFRESH_TIME_LIMIT``, or when it is ``None``, four fifths of django-q2's task
+    ``timeout`` (``Q_CLUSTER["timeout"]``) if one is set, so a run ends before it is killed."""
+    configured = app_settings.ESI_REFRESH_TIME_LIMIT
+    if configured is not None:
+        return float(configured) if float(configured) > 0 else None
+    q_cluster = getattr(settings, "Q_CLUSTER", None) or {}
+    timeout = q_cluster.get("timeout") if isinstance(q_cluster, dict) else None
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return 0.8 * float(timeout)
+    return None
 
 
 def refresh_many(
@@ -266,37 +436,55 @@ def refresh_many(
     force: bool = False,
     delete_invalid: bool = True,
     concurrency: int | None = None,
+    time_limit: float | None = None,
 ) -> RunSummary:
     """Refresh tokens with at most ``concurrency`` (default ``ESI_REFRESH_CONCURRENCY``)
-    refreshes in flight, each under its own lock (see :func:`refresh_one`).
+    refreshes in flight, each under its own lock (see :func:`refresh_one`), one SSO attempt
+    each.
 
-    Runs in the calling thread when ``concurrency`` is 1 or when called inside a database
-    transaction (other threads could not see its uncommitted rows).
+    Runs in the calling thread when ``concurrency`` is 1, on SQLite (whose one write lock
+    would make the threads queue anyway), or when called inside a database transaction
+    (other threads could not see its uncommitted rows).
+
+    Args:
+        time_limit: seconds after which no new refresh starts (default: see
+            ``ESI_REFRESH_TIME_LIMIT``); ``None`` or 0 for none.
 
     Returns:
-        A :class:`RunSummary`; tokens not attempted after the circuit breaker tripped count
-        as ``skipped``.
+        A :class:`RunSummary`; tokens not attempted after the circuit breaker tripped or the
+        time limit passed count as ``skipped``, and ``stop_reason`` says why.
     """
     ids = list(token_ids)
     summary = RunSummary(total=len(ids))
     started = time.monotonic()
+    limit = _default_time_limit() if time_limit is None else (float(time_limit) or None)
+    deadline = None if limit is None else started + limit
     breaker = _Breaker()
     lock = threading.Lock()
     pending = iter(ids)
     workers = max(1, int(concurrency or app_settings.ESI_REFRESH_CONCURRENCY))
+    stop_reason = ""
 
     def work() -> None:
+        nonlocal stop_reason
         while True:
             with lock:
-                if breaker.tripped:
+                if breaker.tripped or stop_reason:
+                    return
+                if deadline is not None and time.monotonic() >= deadline:
+                    stop_reason = "time_limit"
                     return
                 token_id = next(pending, None)
             if token_id is None:
                 return
-            result = refresh_one(token_id, force=force, delete_invalid=delete_invalid)
+            try:
+                result = refresh_one(token_id, force=force, delete_invalid=delete_invalid, attempts=1)
+            except Exception as exc:  # the database, most likely: keep the token, go on
+                logger.error("Could not refresh token %s", token_id, exc_info=exc)
+                result = RefreshResult(token_id, Outcome.KEPT, error=exc)
             with lock:
                 summary.add(result)
-                breaker.record(result.outcome)
+                breaker.record(result)
 
     def threaded_work() -> None:
         try:
@@ -304,7 +492,8 @@ def refresh_many(
         finally:
             connections.close_all()
 
-    if workers == 1 or len(ids) <= 1 or connection.in_atomic_block:
+    serial = workers == 1 or len(ids) <= 1 or connection.in_atomic_block
+    if serial or not connection.features.has_select_for_update:
         work()
     else:
         threads = [threading.Thread(target=threaded_work, daemon=True) for _ in range(min(workers, len(ids)))]
@@ -313,6 +502,7 @@ def refresh_many(
         for thread in threads:
             thread.join()
     summary.breaker_tripped = breaker.tripped
+    summary.stop_reason = breaker.reason or stop_reason
     skipped = [token_id for token_id in ids if token_id not in summary.attempted_ids]
     summary.counts[Outcome.SKIPPED.value] += len(skipped)
     summary.failed_ids.update(skipped)

@@ -20,7 +20,7 @@ token_deleted = Signal()
 """A token was deleted because its grant is gone. Arguments: ``token`` (the deleted
 instance, ``pk`` already ``None``), ``token_id`` (int) and ``reason``: ``invalid_grant``
 or ``invalid_token`` (EVE SSO's answer), ``owner_changed`` (the character changed
-account), ``character_changed``, or ``not_refreshable``."""
+account) or ``character_changed``. Tokens without a refresh token are never deleted."""
 
 token_refresh_failed = Signal()
 """A refresh failed transiently and the token was kept. Arguments: ``token``, ``error``

@@ -6,7 +6,8 @@ Every request to EVE SSO goes through this module. The flow and the checks follo
 - The authorization code flow with a client secret sent as HTTP Basic auth (web apps), or
   with PKCE (S256) and the ``client_id`` in the body when ``ESI_SSO_USE_PKCE`` is on.
 - The access token is a JWT. It is verified against the JSON Web Key Set, chosen by ``kid``
-  and ``alg`` (the set holds an RS256 and an ES256 key); ``iss`` must be the SSO origin or its
+  and ``alg`` (the set holds an RS256 and an ES256 key; an entry without ``alg``, which
+  RFC 7517 allows, by key type and curve); ``iss`` must be the SSO origin or its
   bare host; ``aud`` must contain both the client id and ``"EVE Online"``; ``exp`` must be in
   the future.
 - Refresh failures are sorted into "the grant is gone" (``invalid_grant`` /
@@ -34,7 +35,7 @@ import requests
 from django.core.cache import cache
 from requests.adapters import HTTPAdapter
 
-from . import __version__, app_settings
+from . import __version__, _json, app_settings
 from .errors import (
     IncompleteResponseError,
     SSOOAuthError,
@@ -112,19 +113,14 @@ def _allow_loopback_http() -> None:
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-def _oauth_session(**kwargs: Any) -> OAuth2Session:
-    from requests_oauthlib import OAuth2Session
-
-    _allow_loopback_http()
-    session = OAuth2Session(app_settings.ESI_SSO_CLIENT_ID, **kwargs)
+def _configure(session: requests.Session) -> requests.Session:
+    """Mount the shared pool, set the User-Agent, and read proxy and CA-bundle variables
+    once: requests would re-read them from os.environ on every request (a third of a
+    refresh's CPU time in a busy run)."""
     adapter = _shared_adapter()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = user_agent()
-    session.register_compliance_hook("access_token_response", _check_token_response)
-    session.register_compliance_hook("refresh_token_response", _check_token_response)
-    # requests re-reads proxy and CA-bundle variables from os.environ on every request
-    # (a third of a refresh's CPU time in a busy run); read them once per session instead.
     base = app_settings.sso_base_url()
     session.proxies.update(requests.utils.get_environ_proxies(base))
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
@@ -132,16 +128,26 @@ def _oauth_session(**kwargs: Any) -> OAuth2Session:
     return session
 
 
+def _oauth_session(**kwargs: Any) -> OAuth2Session:
+    from requests_oauthlib import OAuth2Session
+
+    _allow_loopback_http()
+    session = OAuth2Session(app_settings.ESI_SSO_CLIENT_ID, **kwargs)
+    session.register_compliance_hook("access_token_response", _check_token_response)
+    _configure(session)
+    return session
+
+
 _local = threading.local()
 
 
-def _refresh_session() -> OAuth2Session:
+def _refresh_session() -> requests.Session:
     """This thread's session for refreshes, reused while the settings it was built from
     hold (a session is cheap to use, not to build, and is not safe to share between threads)."""
     key = (app_settings.ESI_SSO_CLIENT_ID, app_settings.sso_base_url(), user_agent())
     cached = getattr(_local, "session", None)
     if cached is None or cached[0] != key:
-        cached = (key, _oauth_session())
+        cached = (key, _configure(requests.Session()))
         _local.session = cached
     return cached[1]
 
@@ -167,33 +173,37 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def _with_retries(send: Callable[[], T], *, idempotent: bool) -> T:
+def _with_retries(send: Callable[[], T], *, idempotent: bool, attempts: int | None = None) -> T:
     """Run ``send`` with EVE SSO's retry policy.
 
-    Retries up to ``ESI_SSO_MAX_RETRIES`` attempts on connection errors, timeouts and 429 /
-    502 / 503 / 504, waiting ``Retry-After`` (capped by ``ESI_SSO_MAX_RETRY_AFTER``) or an
-    exponential backoff. A request that may have reached SSO (a read timeout, a dropped
-    connection) is only retried when ``idempotent``: a refresh token spent by a lost answer
-    cannot be spent again.
+    Makes up to ``attempts`` (default ``ESI_SSO_MAX_RETRIES``) attempts on connection
+    errors, timeouts and 429 / 502 / 503 / 504, waiting ``Retry-After`` (capped by
+    ``ESI_SSO_MAX_RETRY_AFTER``) or an exponential backoff. A request that may have reached
+    SSO (a read timeout, a dropped connection) is only retried when ``idempotent``: a
+    refresh token spent by a lost answer cannot be spent again.
 
     Raises:
-        SSOUnavailableError: when every attempt failed.
+        SSOUnavailableError: when every attempt failed; its ``status_code`` and
+            ``retry_after`` (seconds) are those of the last answer, if there was one.
     """
-    attempts = max(1, int(app_settings.ESI_SSO_MAX_RETRIES))
+    attempts = max(1, int(app_settings.ESI_SSO_MAX_RETRIES if attempts is None else attempts))
     last: BaseException | None = None
+    status_code: int | None = None
+    retry_after: float | None = None
     for attempt in range(attempts):
         wait: float | None = None
         try:
             return send()
         except _RetryableStatus as exc:
             last = exc
-            wait = _retry_after(exc.response)
+            status_code = exc.response.status_code
+            wait = retry_after = _retry_after(exc.response)
             if wait is not None and wait > float(app_settings.ESI_SSO_MAX_RETRY_AFTER):
                 break
         except requests.ConnectTimeout as exc:
-            last = exc
+            last, status_code, retry_after = exc, None, None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            last = exc
+            last, status_code, retry_after = exc, None, None
             if not idempotent:
                 break
         if attempt + 1 < attempts:
@@ -201,7 +211,9 @@ def _with_retries(send: Callable[[], T], *, idempotent: bool) -> T:
                 wait = float(app_settings.ESI_SSO_WAIT_EXPONENT) * (2**attempt) * 0.1
                 wait += random.uniform(0, wait / 2)
             time.sleep(wait)
-    raise SSOUnavailableError(f"EVE SSO unavailable: {last}") from last
+    raise SSOUnavailableError(
+        f"EVE SSO unavailable: {last}", status_code=status_code, retry_after=retry_after
+    ) from last
 
 
 def _raise_oauth_error(exc: OAuth2Error) -> None:
@@ -297,10 +309,23 @@ def exchange_code(code: str, code_verifier: str | None = None) -> dict[str, Any]
     return _with_retries(send, idempotent=False)
 
 
-def refresh_access_token(refresh_token: str) -> dict[str, Any]:
+def refresh_access_token(refresh_token: str, *, attempts: int | None = None) -> dict[str, Any]:
     """Spend a refresh token for a new access token (and, possibly, a new refresh token).
 
-    CCP: "always store the refresh token that comes back; it may differ".
+    A refresh-token grant (RFC 6749 section 6) sent straight to the token endpoint, with
+    the client secret as HTTP Basic auth, or with the ``client_id`` in the body for a PKCE
+    client without a secret. CCP: "always store the refresh token that comes back; it may
+    differ".
+
+    Args:
+        refresh_token: the token's current refresh token.
+        attempts: how many attempts to make on transient trouble (default
+            ``ESI_SSO_MAX_RETRIES``). Background runs make one, so that no worker sleeps
+            while it holds a token's lock; the token's own back-off is their retry.
+
+    Returns:
+        The token response: ``{"access_token": str, "refresh_token": str | None,
+        "expires_in": int (seconds), "token_type": "Bearer"}``.
 
     Raises:
         TokenInvalidError: the grant is gone (``invalid_grant`` / ``invalid_token``).
@@ -309,37 +334,63 @@ def refresh_access_token(refresh_token: str) -> dict[str, Any]:
         SSOUnavailableError: SSO unreachable or failing; keep the token.
         IncompleteResponseError: no access token in the answer.
     """
-    from oauthlib.oauth2 import OAuth2Error
-
     session = _refresh_session()
-    kwargs: dict[str, Any] = {"refresh_token": refresh_token, "timeout": _timeout()}
+    data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    auth: tuple[str, str] | None = None
     if app_settings.ESI_SSO_USE_PKCE and not app_settings.ESI_SSO_CLIENT_SECRET:
-        kwargs["client_id"] = app_settings.ESI_SSO_CLIENT_ID
+        data["client_id"] = str(app_settings.ESI_SSO_CLIENT_ID)
     else:
-        kwargs["auth"] = requests.auth.HTTPBasicAuth(
-            app_settings.ESI_SSO_CLIENT_ID, app_settings.ESI_SSO_CLIENT_SECRET
-        )
+        auth = (str(app_settings.ESI_SSO_CLIENT_ID), str(app_settings.ESI_SSO_CLIENT_SECRET))
+    url, timeout = app_settings.sso_token_url(), _timeout()
     ambiguous = False
 
     def send() -> dict[str, Any]:
         nonlocal ambiguous
         try:
-            return dict(session.refresh_token(app_settings.sso_token_url(), **kwargs))
-        except OAuth2Error as exc:
-            if ambiguous and getattr(exc, "error", "") in GRANT_GONE_ERRORS:
+            response = session.post(
+                url, data=data, auth=auth, timeout=timeout, headers={"Accept": "application/json"}
+            )
+        except (requests.ReadTimeout, requests.ConnectionError) as exc:
+            if not isinstance(exc, requests.ConnectTimeout):
+                ambiguous = True
+            raise
+        try:
+            return _token_answer(response)
+        except TokenInvalidError as exc:
+            if ambiguous:
                 # An earlier attempt may have spent the refresh token and lost the answer:
                 # this invalid_grant does not prove the grant is gone.
                 raise SSOUnavailableError(
                     "EVE SSO rejected a retried refresh after an unanswered attempt"
                 ) from exc
-            _raise_oauth_error(exc)
-            raise  # pragma: no cover
-        except (requests.ReadTimeout, requests.ConnectionError) as exc:
-            if not isinstance(exc, requests.ConnectTimeout):
-                ambiguous = True
             raise
 
-    return _with_retries(send, idempotent=True)
+    return _with_retries(send, idempotent=True, attempts=attempts)
+
+
+def _token_answer(response: requests.Response) -> dict[str, Any]:
+    """A token-endpoint answer: the token response (RFC 6749 section 5.1), or the error
+    it stands for (section 5.2)."""
+    _check_token_response(response)
+    try:
+        body = _json.loads(response.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise SSOOAuthError(
+            "invalid_response", f"EVE SSO answered {response.status_code} without a JSON object"
+        )
+    error = body.get("error")
+    if error is not None or response.status_code != 200:
+        error = str(error or "invalid_response")
+        description = body.get("error_description")
+        description = None if description is None else str(description)
+        if error in GRANT_GONE_ERRORS:
+            raise TokenInvalidError(f"EVE SSO rejected the grant: {error}: {description}", reason=error)
+        raise SSOOAuthError(error, description)
+    if not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        raise IncompleteResponseError("EVE SSO answered without an access token")
+    return body
 
 
 def revoke(refresh_token: str) -> None:
@@ -413,11 +464,32 @@ def _load_key(entry: str, alg: str) -> jwt.PyJWK:
     return jwt.PyJWK(json.loads(entry), algorithm=alg)
 
 
+#: The JWK key type and curve each accepted algorithm signs with (RFC 7518 sections 3.3 and
+#: 3.4), to match key entries without ``alg``.
+_KEY_TYPES: dict[str, tuple[str, str | None]] = {"RS256": ("RSA", None), "ES256": ("EC", "P-256")}
+
+
+def _fits(entry: dict[str, Any], alg: str) -> bool:
+    """Whether a JWKS entry can verify a signature made with ``alg``.
+
+    ``alg`` and ``use`` are optional in a JWK (RFC 7517 sections 4.2 and 4.4): an entry that
+    names an algorithm must name ``alg``; one that does not must have the key type (and, for
+    EC, the curve) of ``alg``; an entry meant for encryption never fits.
+    """
+    if entry.get("use", "sig") != "sig" or alg not in _KEY_TYPES:
+        return False
+    if entry.get("alg") is not None:
+        return bool(entry["alg"] == alg)
+    kty, crv = _KEY_TYPES[alg]
+    return entry.get("kty") == kty and (crv is None or entry.get("crv") == crv)
+
+
 def _find_key(jwks: dict[str, Any], kid: str, alg: str) -> jwt.PyJWK | None:
+    """The key with ``kid`` that fits ``alg`` (see :func:`_fits`), or ``None``."""
     import jwt
 
     for entry in jwks.get("keys", []):
-        if isinstance(entry, dict) and entry.get("kid") == kid and entry.get("alg") == alg:
+        if isinstance(entry, dict) and entry.get("kid") == kid and _fits(entry, alg):
             try:
                 return _load_key(json.dumps(entry, sort_keys=True), alg)
             except jwt.PyJWKError as exc:

@@ -49,8 +49,8 @@ class TokenDeletion(models.Model):
     reason = models.CharField(
         max_length=50,
         help_text=(
-            "invalid_grant or invalid_token (EVE SSO's answer), owner_changed, "
-            "character_changed or not_refreshable."
+            "invalid_grant or invalid_token (EVE SSO's answer), owner_changed or "
+            "character_changed."
         ),
     )
     deleted_at = models.DateTimeField(default=timezone.now, db_index=True)

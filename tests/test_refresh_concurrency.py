@@ -132,3 +132,48 @@ def test_sqlite_fallback_serializes(esi_emulator_settings, tmp_path):
     assert emulator.sso.stats["refreshes"] - before == 1
     assert emulator.sso.stats["refresh_failures"] == 0
     assert outputs[0][0] == outputs[1][0]
+
+
+def test_threaded_run_during_an_outage_keeps_every_token(racing, settings):
+    """Eight threads against a dead SSO: the breaker stops them after a handful of
+    attempts, nothing is deleted, and no thread sleeps on retries holding a lock."""
+    import time
+
+    from esi import tasks
+
+    settings.ESI_REFRESH_CONCURRENCY = 8
+    tokens = [make_token(racing, 90000001 + i, expired=True) for i in range(60)]
+    racing.faults.sso_outage(status=503)
+    started = time.monotonic()
+    result = tasks.cleanup_token()
+    assert time.monotonic() - started < 10
+    assert result["stop_reason"] == "breaker" and result["deleted"] == 0
+    # The threads in flight when it tripped finish their one attempt; nothing more starts.
+    assert 5 <= result["kept"] <= 5 + 8 and result["kept"] + result["skipped"] == 60
+    assert Token.objects.count() == len(tokens)
+    assert Token.objects.filter(refresh_failures=1).count() == result["kept"]
+
+
+def test_threaded_run_when_sso_fails_midway(racing, settings):
+    from esi import tasks
+    from esi.signals import token_refreshed
+
+    settings.ESI_REFRESH_CONCURRENCY = 4
+    settings.ESI_REFRESH_BREAKER_WINDOW = 10
+    tokens = [make_token(racing, 90000001 + i, expired=True) for i in range(60)]
+    refreshed = []
+
+    def on_refreshed(sender, token, **kwargs):
+        refreshed.append(token.pk)
+        if len(refreshed) == 20:
+            racing.faults.sso_outage(status=503)
+
+    token_refreshed.connect(on_refreshed)
+    try:
+        result = tasks.cleanup_token()
+    finally:
+        token_refreshed.disconnect(on_refreshed)
+    assert result["stop_reason"] == "breaker" and result["deleted"] == 0
+    assert 20 <= result["refreshed"] <= 24
+    assert result["kept"] <= 6 + 4  # six of the last ten, plus those already in flight
+    assert Token.objects.count() == len(tokens)

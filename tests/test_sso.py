@@ -1,5 +1,6 @@
 """EVE SSO v2 client code against the emulator over real HTTP."""
 
+import base64
 import time
 
 import jwt
@@ -8,7 +9,9 @@ import requests
 from django.test import override_settings
 
 from esi import sso
+from esi.emulator.sso import ES256_KID, RS256_KID
 from esi.errors import (
+    IncompleteResponseError,
     SSOOAuthError,
     SSOUnavailableError,
     TokenInvalidError,
@@ -100,6 +103,87 @@ class TestVerifyAccessToken:
         with pytest.raises(SSOUnavailableError):
             sso.verify_access_token(grant(emulator)["access_token"])
 
+    def test_jwks_is_downloaded_again_after_the_cache_timeout(self, emulator, settings):
+        settings.ESI_SSO_JWKS_CACHE_TIMEOUT = 1
+        sso.verify_access_token(grant(emulator)["access_token"])
+        sso.verify_access_token(grant(emulator)["access_token"])
+        assert emulator.sso.stats["jwks"] == 1
+        time.sleep(1.2)
+        sso.verify_access_token(grant(emulator)["access_token"])
+        assert emulator.sso.stats["jwks"] == 2
+
+    def test_jwks_download_obeys_the_read_timeout(self, emulator, settings):
+        settings.ESI_REQUESTS_READ_TIMEOUT = 0.2
+        emulator.faults.latency(0.6, target="sso:jwks")
+        started = time.monotonic()
+        with pytest.raises(SSOUnavailableError, match="Read timed out"):
+            sso.get_jwks(force_refresh=True)
+        assert time.monotonic() - started < 0.5
+        settings.ESI_REQUESTS_READ_TIMEOUT = 5
+        assert len(sso.get_jwks(force_refresh=True)["keys"]) == 2
+
+
+class TestKeySelection:
+    """JWKS entries without ``alg`` (optional in RFC 7517) are matched by key type and curve."""
+
+    def test_rs256_key_without_alg(self, emulator):
+        emulator.sso.override_jwk(RS256_KID, alg=None)
+        assert "alg" not in sso.get_jwks()["keys"][0]
+        assert sso.verify_access_token(grant(emulator)["access_token"]).character_id == CHARACTER
+
+    def test_es256_key_without_alg(self, emulator):
+        emulator.sso.override_jwk(ES256_KID, alg=None)
+        assert "alg" not in sso.get_jwks()["keys"][1]
+        token = emulator.sso.issue_access_token(CHARACTER, [MAIL], alg="ES256")
+        assert sso.verify_access_token(token).character_id == CHARACTER
+
+    @pytest.mark.parametrize(
+        "kid, alg",
+        [
+            (ES256_KID, "RS256"),  # the RS256 token names the EC key
+            (RS256_KID, "ES256"),  # the ES256 token names the RSA key
+        ],
+    )
+    def test_key_of_another_type_is_not_used(self, emulator, kid, alg):
+        emulator.sso.override_jwk(RS256_KID, alg=None)
+        emulator.sso.override_jwk(ES256_KID, alg=None)
+        token = emulator.sso.issue_access_token(CHARACTER, [MAIL], alg=alg, kid=kid)
+        with pytest.raises(TokenVerificationError) as info:
+            sso.verify_access_token(token)
+        assert info.value.reason == "unknown_key"
+
+    def test_ec_key_on_another_curve_is_not_used(self, emulator):
+        emulator.sso.override_jwk(ES256_KID, alg=None, crv="P-384")
+        token = emulator.sso.issue_access_token(CHARACTER, [MAIL], alg="ES256")
+        with pytest.raises(TokenVerificationError) as info:
+            sso.verify_access_token(token)
+        assert info.value.reason == "unknown_key"
+
+    def test_encryption_key_is_not_used(self, emulator):
+        emulator.sso.override_jwk(RS256_KID, alg=None, use="enc")
+        with pytest.raises(TokenVerificationError) as info:
+            sso.verify_access_token(grant(emulator)["access_token"])
+        assert info.value.reason == "unknown_key"
+
+    def test_unsigned_and_symmetric_tokens_are_still_rejected(self, emulator):
+        secret = bytes(range(64))  # long enough for HS512
+        # The RS256 entry becomes a symmetric key without ``alg``, as a confused JWKS might serve.
+        emulator.sso.override_jwk(
+            RS256_KID, alg=None, kty="oct", k=base64.urlsafe_b64encode(secret).rstrip(b"=").decode(), n=None, e=None
+        )
+        emulator.sso.override_jwk(ES256_KID, alg=None)
+        payload = jwt.decode(grant(emulator)["access_token"], options={"verify_signature": False})
+        for token in (
+            jwt.encode(payload, None, algorithm="none", headers={"kid": RS256_KID}),
+            jwt.encode(payload, secret, algorithm="HS256", headers={"kid": RS256_KID}),
+            jwt.encode(payload, secret, algorithm="HS512", headers={"kid": RS256_KID}),
+        ):
+            with pytest.raises(TokenVerificationError) as info:
+                sso.verify_access_token(token)
+            assert info.value.reason == "signature"
+        for alg in ("none", "HS256"):
+            assert sso._find_key(sso.get_jwks(), RS256_KID, alg) is None
+
 
 class TestRefresh:
     def test_refresh_returns_a_rotated_refresh_token(self, emulator):
@@ -163,6 +247,49 @@ class TestRefresh:
     def test_revoke_never_raises(self, emulator):
         emulator.faults.sso_outage(drop=True)
         sso.revoke("whatever")
+
+    def test_one_attempt_when_asked(self, emulator):
+        refresh_token = grant(emulator)["refresh_token"]
+        emulator.faults.add("sso:token", status=502, times=1)
+        with pytest.raises(SSOUnavailableError) as info:
+            sso.refresh_access_token(refresh_token, attempts=1)
+        assert info.value.status_code == 502 and info.value.retry_after is None
+        assert sso.refresh_access_token(refresh_token, attempts=1)["access_token"]
+
+    def test_429_carries_its_retry_after(self, emulator, settings):
+        settings.ESI_SSO_MAX_RETRY_AFTER = 0
+        emulator.faults.add("sso:token", status=429, retry_after=30)
+        with pytest.raises(SSOUnavailableError) as info:
+            sso.refresh_access_token(grant(emulator)["refresh_token"])
+        assert info.value.status_code == 429 and info.value.retry_after == 30
+
+    @pytest.mark.parametrize(
+        "status, body, error",
+        [
+            (400, "<html>Bad Request</html>", SSOOAuthError),  # not JSON
+            (200, "[1, 2]", SSOOAuthError),  # JSON, not an object
+            (400, {"error_description": "no error code"}, SSOOAuthError),
+            (200, {"error": "invalid_request"}, SSOOAuthError),  # an error, whatever the status
+            (401, {"error": "invalid_client"}, SSOOAuthError),
+            (200, {"token_type": "Bearer", "expires_in": 1199}, IncompleteResponseError),
+            (200, {"access_token": "", "token_type": "Bearer"}, IncompleteResponseError),
+            (200, {"access_token": 42, "token_type": "Bearer"}, IncompleteResponseError),
+            (400, {"error": "invalid_grant", "error_description": "expired"}, TokenInvalidError),
+            (400, {"error": "invalid_token"}, TokenInvalidError),
+        ],
+    )
+    def test_malformed_and_hostile_answers(self, emulator, status, body, error):
+        refresh_token = grant(emulator)["refresh_token"]
+        emulator.faults.add("sso:token", status=status, body=body, times=1)
+        with pytest.raises(error) as info:
+            sso.refresh_access_token(refresh_token)
+        if error is SSOOAuthError:
+            assert info.value.error  # a code to branch on, never a bare crash
+        # Only invalid_grant / invalid_token mean the grant is gone, and SSOOAuthError and
+        # IncompleteResponseError are not TokenInvalidError: a refresh keeps the token.
+        assert issubclass(error, TokenInvalidError) == (error is TokenInvalidError)
+        assert not issubclass(SSOOAuthError, TokenInvalidError)
+        assert not issubclass(IncompleteResponseError, TokenInvalidError)
 
 
 class TestExchange:

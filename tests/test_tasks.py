@@ -1,8 +1,11 @@
 """esi.tasks through django-q2 (sync mode, as configured in tests/settings.py)."""
 
 import datetime
+import time
 
 import pytest
+from django.db import DatabaseError
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from django_q.tasks import async_task, fetch
 
@@ -107,16 +110,14 @@ class TestCleanupToken:
         assert tasks.cleanup_token()["total"] == 0
         assert Token.objects.filter(pk=stale.pk).exists()
 
-    @pytest.mark.parametrize("fault", [{"status": 503}, {"status": 502}, {"drop": True}, {"status": 429, "retry_after": 0}])
+    @pytest.mark.parametrize("fault", [{"status": 503}, {"status": 502}, {"drop": True}])
     def test_sso_outage_keeps_every_token_and_trips_the_breaker(self, emulator, settings, received, fault):
-        settings.ESI_SSO_WAIT_EXPONENT = 0
-        settings.ESI_SSO_MAX_RETRIES = 1
         tokens = [make_token(emulator, 90000001 + i, expired=True) for i in range(20)]
         emulator.faults.add("sso", **fault)
         with received.commit():
             result = tasks.cleanup_token()
         assert result["deleted"] == 0
-        assert result["breaker_tripped"] is True
+        assert result["breaker_tripped"] is True and result["stop_reason"] == "breaker"
         assert result["kept"] == 5 and result["skipped"] == 15
         assert Token.objects.count() == len(tokens)
         failed = Token.objects.filter(refresh_failures=1)
@@ -124,11 +125,85 @@ class TestCleanupToken:
         assert all(t.last_refresh_ok is False and t.last_refresh_error for t in failed)
         assert all(t.refresh_backoff_until > timezone.now() for t in failed)
         assert [e[0] for e in received] == ["failed"] * 5
+        # One attempt per token in a run: no worker sleeps on retries while holding a lock.
+        assert len([r for r in emulator.requests if r.path.endswith("/v2/oauth/token")]) == 5
+
+    def test_throttling_stops_the_run_at_once(self, emulator, settings):
+        settings.ESI_SSO_MAX_RETRY_AFTER = 0  # never wait: the run must stop, not sleep
+        tokens = [make_token(emulator, 90000001 + i, expired=True) for i in range(20)]
+        emulator.faults.add("sso:token", status=429, retry_after=60)
+        started = time.monotonic()
+        result = tasks.cleanup_token()
+        assert time.monotonic() - started < 5
+        assert result["stop_reason"] == "throttled" and result["breaker_tripped"] is True
+        assert result["kept"] == 1 and result["skipped"] == 19 and result["deleted"] == 0
+        assert Token.objects.count() == len(tokens)
+
+    def test_an_outage_in_the_middle_of_a_run_trips_the_breaker(self, emulator, settings):
+        """The breaker looks at the last ESI_REFRESH_BREAKER_WINDOW attempts, so forty
+        successes before SSO fails do not let forty failures through."""
+        settings.ESI_REFRESH_BREAKER_WINDOW = 10
+        tokens = [make_token(emulator, 90000001 + i, expired=True) for i in range(80)]
+        refreshed = []
+
+        def sso_fails_after_forty(sender, instance, update_fields=None, **kwargs):
+            if update_fields and "last_refresh_ok" in update_fields and instance.last_refresh_ok:
+                refreshed.append(instance.pk)
+                if len(refreshed) == 40:
+                    emulator.faults.sso_outage(status=503)
+
+        post_save.connect(sso_fails_after_forty, sender=Token)
+        try:
+            result = tasks.cleanup_token()
+        finally:
+            post_save.disconnect(sso_fails_after_forty, sender=Token)
+        assert result["refreshed"] == 40
+        # More than half of the last ten: six failures in a row.
+        assert result["kept"] == 6 and result["stop_reason"] == "breaker"
+        assert result["skipped"] == 80 - 46 and result["deleted"] == 0
+        assert Token.objects.count() == len(tokens)
+
+    def test_a_database_error_on_one_token_does_not_stop_the_run(self, emulator, caplog):
+        tokens = [make_token(emulator, 90000001 + i, expired=True) for i in range(3)]
+
+        def fail_for_the_second(sender, instance, update_fields=None, **kwargs):
+            if instance.pk == tokens[1].pk and update_fields and "access_token" in update_fields:
+                raise DatabaseError("disk full")
+
+        pre_save.connect(fail_for_the_second, sender=Token)
+        try:
+            result = tasks.cleanup_token()
+        finally:
+            pre_save.disconnect(fail_for_the_second, sender=Token)
+        assert result["refreshed"] == 2 and result["kept"] == 1 and result["deleted"] == 0
+        assert "Could not refresh token" in caplog.text
+        assert Token.objects.count() == 3
+
+    def test_time_limit_skips_the_rest(self, emulator, settings):
+        [make_token(emulator, 90000001 + i, expired=True) for i in range(6)]
+        emulator.faults.add("sso:token", latency=0.2)
+        settings.ESI_REFRESH_TIME_LIMIT = 0.3
+        result = tasks.cleanup_token()
+        assert result["stop_reason"] == "time_limit" and not result["breaker_tripped"]
+        assert 1 <= result["refreshed"] <= 3 and result["refreshed"] + result["skipped"] == 6
+
+    def test_time_limit_defaults_to_four_fifths_of_the_task_timeout(self, settings):
+        from esi.refresh import _default_time_limit
+
+        settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 300}
+        assert _default_time_limit() == 240
+        settings.ESI_REFRESH_TIME_LIMIT = 0
+        assert _default_time_limit() is None
+        settings.ESI_REFRESH_TIME_LIMIT = 50
+        assert _default_time_limit() == 50
+        settings.ESI_REFRESH_TIME_LIMIT = None
+        settings.Q_CLUSTER = {k: v for k, v in settings.Q_CLUSTER.items() if k != "timeout"}
+        assert _default_time_limit() is None
 
     def test_backed_off_tokens_wait(self, emulator, settings):
         settings.ESI_SSO_WAIT_EXPONENT = 0
         token = make_token(emulator, 90000001, expired=True)
-        emulator.faults.add("sso:token", status=503, times=3)
+        emulator.faults.add("sso:token", status=503, times=1)
         assert tasks.cleanup_token()["kept"] == 1
         assert tasks.cleanup_token()["total"] == 0  # backing off
         Token.objects.filter(pk=token.pk).update(refresh_backoff_until=timezone.now())
@@ -142,6 +217,10 @@ class TestCleanupToken:
         assert _backoff(1).total_seconds() == 60
         assert _backoff(3).total_seconds() == 240
         assert _backoff(50).total_seconds() == 6 * 3600
+        # Years of failures never overflow the doubling.
+        assert _backoff(100_000).total_seconds() == 6 * 3600
+        settings.ESI_REFRESH_BACKOFF_MAX = 10**12
+        assert _backoff(100_000).total_seconds() == 60 * 2**30
 
     def test_queries_per_token_are_constant(self, emulator, django_assert_max_num_queries):
         from django.db import connection
@@ -157,7 +236,8 @@ class TestCleanupToken:
             counts.append(len(queries))
         per_token = (counts[1] - counts[0]) / 6
         # Lock (SELECT ... FOR UPDATE, or on SQLite a write then a read), save the new
-        # refresh token, save the outcome, and the savepoint around them.
+        # tokens, the savepoint around them (here, inside the test's transaction), then
+        # save the verified expiry and the outcome.
         assert per_token == int(per_token) and per_token <= 6
         assert counts[0] - 3 * per_token <= 2  # the candidate query, nothing per token
 
@@ -209,3 +289,12 @@ class TestRefreshTokens:
         # the failed task's result.
         with pytest.raises(ValueError, match="token_ids must be a list of integers"):
             async_task("esi.tasks.refresh_tokens", "not a list")
+
+    def test_a_token_without_refresh_token_is_kept(self, emulator):
+        token = make_token(emulator, 90000001, expired=True)
+        Token.objects.filter(pk=token.pk).update(refresh_token="")
+        result = run("esi.tasks.refresh_tokens", [token.pk])
+        assert result["not_refreshable"] == 1 and result["deleted"] == 0
+        assert Token.objects.filter(pk=token.pk).exists()
+        assert run("esi.tasks.refresh_or_delete_token", token.pk)["not_refreshable"] == 1
+        assert Token.objects.filter(pk=token.pk).exists()

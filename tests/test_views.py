@@ -48,6 +48,14 @@ def test_pkce_login(emulator, client, settings):
     assert Token.objects.count() == 1
     exchange = [r for r in emulator.requests if r.path.endswith("/v2/oauth/token")][-1]
     assert b"code_verifier=" in exchange.body and "Authorization" not in exchange.headers
+    # A public client refreshes with its client_id in the body and no secret.
+    token = Token.objects.get()
+    old = token.refresh_token
+    token.refresh()
+    refresh = [r for r in emulator.requests if r.path.endswith("/v2/oauth/token")][-1]
+    assert b"grant_type=refresh_token" in refresh.body and b"client_id=" in refresh.body
+    assert "Authorization" not in refresh.headers
+    assert Token.objects.get().refresh_token not in (None, "", old)
 
 
 def test_next_on_another_host_is_refused(emulator, client):
