@@ -24,18 +24,24 @@ Rules (CCP "SSO: Refreshing tokens", and allianceauth/allianceauth#1007 for what
   answers 429 (a circuit breaker), and stop starting refreshes at a time limit, so a sick
   SSO is neither hammered token after token nor waited on until the task is killed.
 
-Each refreshed token costs a constant number of queries: lock (1) and one write of the new
-tokens with the outcome (1), plus Django's cascade when a token is deleted.
+Database work is batched in background runs on PostgreSQL and MariaDB: a chunk of tokens is
+locked in one query, their refresh tokens are exchanged concurrently, and their outcomes are
+written with one ``UPDATE`` statement run per token (``executemany``) and one commit per
+chunk. One token alone (``Token.refresh()``, SQLite) costs a lock (1) and one write (1).
+Either way the queries per token are constant, plus Django's cascade when a token is
+deleted.
 """
 from __future__ import annotations
 
 import datetime
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -101,7 +107,7 @@ class RunSummary:
     def add(self, result: RefreshResult) -> None:
         self.attempted_ids.add(result.token_id)
         self.counts[result.outcome.value] += 1
-        if result.outcome in (Outcome.KEPT, Outcome.INVALID, Outcome.NOT_REFRESHABLE):
+        if result.outcome in (Outcome.KEPT, Outcome.INVALID, Outcome.NOT_REFRESHABLE, Outcome.SKIPPED):
             self.failed_ids.add(result.token_id)
         if result.outcome is Outcome.DELETED:
             self.deleted_by_reason[result.reason] += 1
@@ -150,27 +156,39 @@ def _log_unexpected(exc: BaseException) -> None:
         logger.error("Unexpected error while refreshing a token", exc_info=exc)
 
 
-def _record_failure(token: Token, error: BaseException, *, extra_fields: Iterable[str] = ()) -> None:
+def _mark_failure(token: Token, error: BaseException) -> list[str]:
+    """Record a transient failure on ``token`` (in memory); returns the fields to write."""
     now = timezone.now()
     token.refresh_failures += 1
     token.last_refresh_at = now
     token.last_refresh_ok = False
     token.last_refresh_error = f"{type(error).__name__}: {error}"[:255]
     token.refresh_backoff_until = now + _backoff(token.refresh_failures)
-    token.save(
-        update_fields=[
-            "refresh_failures",
-            "last_refresh_at",
-            "last_refresh_ok",
-            "last_refresh_error",
-            "refresh_backoff_until",
-            *extra_fields,
-        ]
-    )
+    return list(_FAILURE_FIELDS)
+
+
+def _failure_signal(token: Token, error: BaseException) -> None:
     failures = token.refresh_failures
     transaction.on_commit(
         lambda: token_refresh_failed.send(Token, token=token, error=error, failures=failures)
     )
+
+
+_FAILURE_FIELDS = (
+    "refresh_failures",
+    "last_refresh_at",
+    "last_refresh_ok",
+    "last_refresh_error",
+    "refresh_backoff_until",
+)
+_REFRESHED_FIELDS = (
+    "access_token",
+    "refresh_token",
+    "expires_at",
+    "created",
+    "sso_version",
+    *_FAILURE_FIELDS,
+)
 
 
 def _delete(token: Token, reason: str) -> None:
@@ -257,6 +275,104 @@ def _spend(token: Token, attempts: int | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- one token
 
 
+@dataclass
+class _Exchange:
+    """What spending one token's refresh token at EVE SSO came to (nothing written yet)."""
+
+    #: ``ok``: refreshed and verified; ``unverified``: SSO answered but the JWT could not be
+    #: verified yet; ``failed``: transient trouble; ``gone``: the grant is gone;
+    #: ``skipped``: not sent (the run stopped).
+    kind: str
+    error: BaseException | None = None
+    reason: str = ""
+    #: Whether SSO answered with new tokens (the journal then holds the new refresh token).
+    answered: bool = False
+    #: Whether the journal's refresh token replaced the stored one.
+    swapped: bool = False
+
+
+def _exchange(token: Token, attempts: int | None) -> _Exchange:
+    """Spend ``token``'s refresh token at EVE SSO and verify the answer, changing only the
+    in-memory ``token``. Safe to run in a worker thread: it touches no database."""
+    spent = token.refresh_token
+    try:
+        answer = _spend(token, attempts)
+    except TokenInvalidError as exc:
+        return _Exchange("gone", error=exc, reason=exc.reason or "invalid_grant")
+    except Exception as exc:  # SSO unavailable, OAuth error, incomplete answer
+        _log_unexpected(exc)
+        return _Exchange("failed", error=exc, swapped=token.refresh_token != spent)
+
+    # The old refresh token may be dead now: the new one is written down before anything
+    # else happens, and cleared from the journal once the row commits.
+    new_refresh = answer.get("refresh_token") or token.refresh_token
+    _journal_record(token.pk, token.refresh_token or "", new_refresh or "")
+    old_access, spent_now = token.access_token, token.refresh_token
+    token.access_token = answer["access_token"]
+    token.refresh_token = new_refresh
+    try:
+        claims = sso.verify_access_token(token.access_token)
+        if claims.owner_hash != token.character_owner_hash:
+            raise TokenInvalidError("The owner hash changed", reason="owner_changed")
+        if claims.character_id != token.character_id:
+            raise TokenInvalidError("Another character answered", reason="character_changed")
+    except TokenInvalidError as exc:
+        # Another account's grant: never stored in this row, nor handed to its user.
+        token.access_token, token.refresh_token = old_access, spent_now
+        return _Exchange("gone", error=exc, reason=exc.reason or "invalid_token", answered=True)
+    except Exception as exc:  # the key set unreachable, a JWT that does not verify
+        # The new refresh token is kept; the unverified access token is not to be used:
+        # the token stays expired, so the next refresh verifies again.
+        _log_unexpected(exc)
+        token.expires_at = timezone.now() - EXPIRY_LEEWAY
+        return _Exchange("unverified", error=exc, answered=True)
+
+    token._apply(answer, claims)
+    token.refresh_failures = 0
+    token.last_refresh_at = token.created
+    token.last_refresh_ok = True
+    token.last_refresh_error = ""
+    token.refresh_backoff_until = None
+    return _Exchange("ok", answered=True)
+
+
+def _settle(token: Token, exchange: _Exchange, delete_invalid: bool) -> tuple[RefreshResult, list[str]]:
+    """Turn an exchange into its result and the fields of ``token`` to write, inside the
+    transaction that holds the token's lock; deletions and signals happen here."""
+    token_id = token.pk
+    if exchange.answered:
+        transaction.on_commit(lambda: _journal_clear(token_id))
+    if exchange.kind == "ok":
+        transaction.on_commit(lambda: token_refreshed.send(Token, token=token))
+        return RefreshResult(token_id, Outcome.REFRESHED, token), list(_REFRESHED_FIELDS)
+    if exchange.kind == "gone":
+        assert exchange.error is not None
+        return _gone(token, exchange.error, exchange.reason, delete_invalid), []
+    if exchange.kind == "skipped":
+        return RefreshResult(token_id, Outcome.SKIPPED, token), []
+    assert exchange.error is not None
+    fields = _mark_failure(token, exchange.error)
+    if exchange.kind == "unverified":
+        fields += ["access_token", "refresh_token", "expires_at"]
+    elif exchange.swapped:
+        fields.append("refresh_token")
+    _failure_signal(token, exchange.error)
+    return RefreshResult(token_id, Outcome.KEPT, token, error=exchange.error), fields
+
+
+def _triage(token: Token | None, token_id: int, force: bool) -> RefreshResult | None:
+    """The result for a token that needs no SSO call, or ``None`` if it needs one."""
+    if token is None:
+        return RefreshResult(token_id, Outcome.MISSING)
+    if not force and not token.expired:
+        return RefreshResult(token_id, Outcome.FRESH, token)
+    if not token.refresh_token:
+        return RefreshResult(
+            token_id, Outcome.NOT_REFRESHABLE, token, reason="not_refreshable", error=NotRefreshableTokenError()
+        )
+    return None
+
+
 def refresh_one(
     token_id: int,
     *,
@@ -272,8 +388,7 @@ def refresh_one(
             Without it a token found fresh under the lock (another worker refreshed it) is
             returned as ``FRESH`` without asking SSO.
         delete_invalid: delete the token when the grant is gone (else ``INVALID``).
-        attempts: SSO attempts on transient trouble (default ``ESI_SSO_MAX_RETRIES``;
-            background runs pass 1).
+        attempts: SSO attempts on transient trouble (default ``ESI_SSO_MAX_RETRIES``).
 
     Returns:
         A :class:`RefreshResult`; ``error`` holds the exception for ``KEPT``, ``INVALID``
@@ -289,75 +404,65 @@ def refresh_one(
     _warm_key_set()
     with transaction.atomic():
         token = _lock(token_id)
-        if token is None:
-            return RefreshResult(token_id, Outcome.MISSING)
-        if not force and not token.expired:
-            return RefreshResult(token_id, Outcome.FRESH, token)
-        if not token.refresh_token:
-            return RefreshResult(
-                token_id,
-                Outcome.NOT_REFRESHABLE,
-                token,
-                reason="not_refreshable",
-                error=NotRefreshableTokenError(),
-            )
-        spent = token.refresh_token
-        try:
-            answer = _spend(token, attempts)
-        except TokenInvalidError as exc:
-            return _gone(token, exc, exc.reason or "invalid_grant", delete_invalid)
-        except Exception as exc:  # SSO unavailable, OAuth error, incomplete answer
-            _log_unexpected(exc)
-            # _spend may have swapped in the journal's refresh token: keep it.
-            _record_failure(token, exc, extra_fields=["refresh_token"] if token.refresh_token != spent else ())
-            return RefreshResult(token_id, Outcome.KEPT, token, error=exc)
+        early = _triage(token, token_id, force)
+        if early is not None or token is None:
+            return early or RefreshResult(token_id, Outcome.MISSING)
+        result, fields = _settle(token, _exchange(token, attempts), delete_invalid)
+        if fields:
+            token.save(update_fields=fields)
+        return result
 
-        # The old refresh token may be dead now: the new one is written down before
-        # anything else happens, and cleared from the journal once the row commits.
-        new_refresh = answer.get("refresh_token") or token.refresh_token
-        _journal_record(token_id, token.refresh_token, new_refresh)
-        transaction.on_commit(lambda: _journal_clear(token_id))
-        old_access, spent_now = token.access_token, token.refresh_token
-        token.access_token = answer["access_token"]
-        token.refresh_token = new_refresh
-        try:
-            claims = sso.verify_access_token(token.access_token)
-            if claims.owner_hash != token.character_owner_hash:
-                raise TokenInvalidError("The owner hash changed", reason="owner_changed")
-            if claims.character_id != token.character_id:
-                raise TokenInvalidError("Another character answered", reason="character_changed")
-        except TokenInvalidError as exc:
-            # Another account's grant: never stored in this row, nor handed to its user.
-            token.access_token, token.refresh_token = old_access, spent_now
-            return _gone(token, exc, exc.reason or "invalid_token", delete_invalid)
-        except Exception as exc:  # the key set unreachable, a JWT that does not verify
-            _log_unexpected(exc)
-            token.expires_at = timezone.now() - EXPIRY_LEEWAY
-            _record_failure(token, exc, extra_fields=["access_token", "refresh_token", "expires_at"])
-            return RefreshResult(token_id, Outcome.KEPT, token, error=exc)
 
-        token._apply(answer, claims)
-        token.refresh_failures = 0
-        token.last_refresh_at = token.created
-        token.last_refresh_ok = True
-        token.last_refresh_error = ""
-        token.refresh_backoff_until = None
-        token.save(
-            update_fields=[
-                "access_token",
-                "refresh_token",
-                "expires_at",
-                "created",
-                "sso_version",
-                "refresh_failures",
-                "last_refresh_at",
-                "last_refresh_ok",
-                "last_refresh_error",
-                "refresh_backoff_until",
-            ]
-        )
-        transaction.on_commit(lambda: token_refreshed.send(Token, token=token))
-        return RefreshResult(token_id, Outcome.REFRESHED, token)
+def _refresh_chunk(
+    token_ids: list[int],
+    *,
+    force: bool,
+    delete_invalid: bool,
+    executor: ThreadPoolExecutor,
+    send: Callable[[Token], _Exchange],
+) -> list[RefreshResult]:
+    """Refresh a chunk of tokens in one transaction: lock their rows in one query (in
+    primary-key order, so two runs cannot deadlock), exchange their refresh tokens
+    concurrently on ``executor``, then write the outcomes with one ``UPDATE`` per set of
+    changed fields and commit once."""
+    results: list[RefreshResult] = []
+    with transaction.atomic():
+        rows = Token.objects.filter(pk__in=token_ids).order_by("pk").select_for_update()
+        locked = {token.pk: token for token in rows}
+        pending: list[Token] = []
+        for token_id in token_ids:
+            token = locked.get(token_id)
+            early = _triage(token, token_id, force)
+            if early is not None:
+                results.append(early)
+            elif token is not None:
+                pending.append(token)
+        writes: dict[tuple[str, ...], list[Token]] = {}
+        for token, exchange in zip(pending, executor.map(send, pending)):
+            result, fields = _settle(token, exchange, delete_invalid)
+            results.append(result)
+            if fields:
+                writes.setdefault(tuple(fields), []).append(token)
+        for names, tokens in writes.items():
+            _write(tokens, names)
+    return results
+
+
+def _write(tokens: list[Token], names: tuple[str, ...]) -> None:
+    """``UPDATE`` the ``names`` fields of ``tokens``, one statement run for every token
+    (``executemany``). Django's ``bulk_update`` builds a ``CASE`` per field and token, which
+    costs more CPU than the whole refresh."""
+    fields: list[Any] = [Token._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    pk_column = str(Token._meta.pk.column)
+    sql = f"UPDATE {quote(Token._meta.db_table)} SET {assignments} WHERE {quote(pk_column)} = %s"
+    rows = [
+        [field.get_db_prep_save(getattr(token, field.attname), connection) for field in fields] + [token.pk]
+        for token in tokens
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _warm_key_set() -> None:
@@ -394,14 +499,14 @@ class _Breaker:
     def tripped(self) -> bool:
         return bool(self.reason)
 
-    def record(self, result: RefreshResult) -> None:
-        if result.outcome not in (Outcome.REFRESHED, Outcome.KEPT, Outcome.DELETED):
+    def record(self, outcome: Outcome, error: BaseException | None = None) -> None:
+        if outcome not in (Outcome.REFRESHED, Outcome.KEPT, Outcome.DELETED, Outcome.INVALID):
             return
-        failed = result.outcome is Outcome.KEPT
+        failed = outcome is Outcome.KEPT
         self.recent.append(failed)
         if self.tripped:
             return
-        if failed and getattr(result.error, "status_code", None) == 429:
+        if failed and getattr(error, "status_code", None) == 429:
             self._trip("throttled", "EVE SSO answered 429 (throttling): stopping this run, no token deleted")
             return
         failures = sum(self.recent)
@@ -415,6 +520,16 @@ class _Breaker:
     def _trip(self, reason: str, message: str) -> None:
         logger.warning(message)
         self.reason = reason
+
+
+#: The breaker's view of an exchange that has not been written yet.
+_EXCHANGE_OUTCOMES = {
+    "ok": Outcome.REFRESHED,
+    "unverified": Outcome.KEPT,
+    "failed": Outcome.KEPT,
+    "gone": Outcome.DELETED,
+    "skipped": Outcome.SKIPPED,
+}
 
 
 def _default_time_limit() -> float | None:
@@ -439,12 +554,17 @@ def refresh_many(
     time_limit: float | None = None,
 ) -> RunSummary:
     """Refresh tokens with at most ``concurrency`` (default ``ESI_REFRESH_CONCURRENCY``)
-    refreshes in flight, each under its own lock (see :func:`refresh_one`), one SSO attempt
-    each.
+    refreshes in flight, one SSO attempt each.
 
-    Runs in the calling thread when ``concurrency`` is 1, on SQLite (whose one write lock
-    would make the threads queue anyway), or when called inside a database transaction
-    (other threads could not see its uncommitted rows).
+    On PostgreSQL and MariaDB the tokens go in chunks of ``4 * concurrency``: each chunk's
+    rows are locked in one query, their refresh tokens exchanged concurrently, and the
+    outcomes written in one transaction (see :func:`_refresh_chunk`); two chunks are in
+    progress at a time, so one commits while the other waits for EVE SSO. The database
+    work per token is a fraction of a query, whatever the number of tokens.
+
+    Runs token by token in the calling thread (:func:`refresh_one`) when ``concurrency`` is
+    1, on SQLite (whose one write lock would make the threads queue anyway), or when called
+    inside a database transaction (other threads could not see its uncommitted rows).
 
     Args:
         time_limit: seconds after which no new refresh starts (default: see
@@ -454,53 +574,90 @@ def refresh_many(
         A :class:`RunSummary`; tokens not attempted after the circuit breaker tripped or the
         time limit passed count as ``skipped``, and ``stop_reason`` says why.
     """
-    ids = list(token_ids)
+    ids = list(dict.fromkeys(token_ids))
     summary = RunSummary(total=len(ids))
     started = time.monotonic()
     limit = _default_time_limit() if time_limit is None else (float(time_limit) or None)
     deadline = None if limit is None else started + limit
     breaker = _Breaker()
     lock = threading.Lock()
-    pending = iter(ids)
     workers = max(1, int(concurrency or app_settings.ESI_REFRESH_CONCURRENCY))
     stop_reason = ""
 
-    def work() -> None:
+    def stopping() -> bool:
+        """Whether the run stops (call with ``lock`` held)."""
         nonlocal stop_reason
+        if not stop_reason and deadline is not None and time.monotonic() >= deadline:
+            stop_reason = "time_limit"
+        return breaker.tripped or bool(stop_reason)
+
+    def record(results: Iterable[RefreshResult], *, breaker_too: bool) -> None:
+        with lock:
+            for result in results:
+                summary.add(result)
+                if breaker_too:
+                    breaker.record(result.outcome, result.error)
+
+    serial = workers == 1 or len(ids) <= 1 or connection.in_atomic_block
+    if serial or not connection.features.has_select_for_update:
+        pending = iter(ids)
         while True:
             with lock:
-                if breaker.tripped or stop_reason:
-                    return
-                if deadline is not None and time.monotonic() >= deadline:
-                    stop_reason = "time_limit"
-                    return
-                token_id = next(pending, None)
+                if stopping():
+                    break
+            token_id = next(pending, None)
             if token_id is None:
-                return
+                break
             try:
                 result = refresh_one(token_id, force=force, delete_invalid=delete_invalid, attempts=1)
             except Exception as exc:  # the database, most likely: keep the token, go on
                 logger.error("Could not refresh token %s", token_id, exc_info=exc)
                 result = RefreshResult(token_id, Outcome.KEPT, error=exc)
-            with lock:
-                summary.add(result)
-                breaker.record(result)
-
-    def threaded_work() -> None:
-        try:
-            work()
-        finally:
-            connections.close_all()
-
-    serial = workers == 1 or len(ids) <= 1 or connection.in_atomic_block
-    if serial or not connection.features.has_select_for_update:
-        work()
+            record([result], breaker_too=True)
     else:
-        threads = [threading.Thread(target=threaded_work, daemon=True) for _ in range(min(workers, len(ids)))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _warm_key_set()
+        size = 4 * workers
+        chunks = iter([ids[i : i + size] for i in range(0, len(ids), size)])
+
+        def send(token: Token) -> _Exchange:
+            with lock:
+                if stopping():
+                    return _Exchange("skipped")
+            exchange = _exchange(token, 1)
+            with lock:
+                breaker.record(_EXCHANGE_OUTCOMES[exchange.kind], exchange.error)
+            return exchange
+
+        def coordinate(executor: ThreadPoolExecutor) -> None:
+            try:
+                while True:
+                    with lock:
+                        if stopping():
+                            return
+                        chunk = next(chunks, None)
+                    if chunk is None:
+                        return
+                    try:
+                        results = _refresh_chunk(
+                            chunk, force=force, delete_invalid=delete_invalid, executor=executor, send=send
+                        )
+                    except Exception as exc:  # the database: keep the tokens (the journal
+                        # holds any refresh token SSO rotated meanwhile), go on
+                        logger.error("Could not refresh %d tokens", len(chunk), exc_info=exc)
+                        results = [RefreshResult(token_id, Outcome.KEPT, error=exc) for token_id in chunk]
+                    record(results, breaker_too=False)
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="esi-refresh") as executor:
+            coordinators = [
+                threading.Thread(target=coordinate, args=(executor,), daemon=True)
+                for _ in range(min(2, math.ceil(len(ids) / size)))
+            ]
+            for thread in coordinators:
+                thread.start()
+            for thread in coordinators:
+                thread.join()
     summary.breaker_tripped = breaker.tripped
     summary.stop_reason = breaker.reason or stop_reason
     skipped = [token_id for token_id in ids if token_id not in summary.attempted_ids]
