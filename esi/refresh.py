@@ -623,7 +623,12 @@ def refresh_many(
             with lock:
                 if stopping():
                     return _Exchange("skipped")
-            exchange = _exchange(token, 1)
+            try:
+                exchange = _exchange(token, 1)
+            finally:
+                # No database work happens here, but a database cache backend (the journal,
+                # the key set) would open a connection in this pool thread.
+                connections.close_all()
             with lock:
                 breaker.record(_EXCHANGE_OUTCOMES[exchange.kind], exchange.error)
             return exchange
