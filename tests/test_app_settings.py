@@ -201,3 +201,26 @@ def test_unknown_name_raises_attribute_error():
     with pytest.raises(AttributeError):
         app_settings.ESI_NOT_A_SETTING  # noqa: B018
     assert "ESI_SSO_CLIENT_ID" in dir(app_settings)
+
+
+class TestLibraryLogLevel:
+    def test_follows_the_setting(self, settings):
+        import logging
+
+        from esi.apps import LIBRARIES
+
+        settings.ESI_LOG_LEVEL_LIBRARIES = "WARNING"
+        assert all(logging.getLogger(name).level == logging.WARNING for name in LIBRARIES)
+        settings.ESI_LOG_LEVEL_LIBRARIES = "debug"
+        assert logging.getLogger("urllib3").level == logging.DEBUG
+        settings.ESI_LOG_LEVEL_LIBRARIES = logging.ERROR
+        assert logging.getLogger("bravado_core").level == logging.ERROR
+
+    @pytest.mark.parametrize("bad", ["LOUD", "", None, 1.5, ["INFO"]])
+    def test_a_bad_level_is_a_clear_error(self, bad):
+        from django.core.exceptions import ImproperlyConfigured
+        from django.test import override_settings
+
+        with pytest.raises(ImproperlyConfigured, match="ESI_LOG_LEVEL_LIBRARIES"):
+            with override_settings(ESI_LOG_LEVEL_LIBRARIES=bad):
+                pass
