@@ -405,8 +405,9 @@ def refresh_one(
     with transaction.atomic():
         token = _lock(token_id)
         early = _triage(token, token_id, force)
-        if early is not None or token is None:
-            return early or RefreshResult(token_id, Outcome.MISSING)
+        if early is not None:
+            return early
+        assert token is not None  # _triage answers for a missing token
         result, fields = _settle(token, _exchange(token, attempts), delete_invalid)
         if fields:
             token.save(update_fields=fields)
@@ -435,7 +436,8 @@ def _refresh_chunk(
             early = _triage(token, token_id, force)
             if early is not None:
                 results.append(early)
-            elif token is not None:
+            else:
+                assert token is not None  # _triage answers for a missing token
                 pending.append(token)
         writes: dict[tuple[str, ...], list[Token]] = {}
         for token, exchange in zip(pending, executor.map(send, pending)):
