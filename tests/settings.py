@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "esi",
     "esi_dashboard",
+    # Its migration depends on django-esi's migration 0012 by name (tests/test_migrations.py).
+    "tests.esi_dependent",
 ]
 
 MIDDLEWARE = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('esi', '0001_initial'),
+        ('esi', '0013_squashed_0012_fix_token_type_choices'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('esi', '0002_token_expires_at'),
+        ('esi', '0014_token_expires_at'),
     ]
 
     operations = [
