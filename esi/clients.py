@@ -57,6 +57,7 @@ from .http import stats, transport
 from .http.transport import EsiResponse
 from .openapi import DecodeError, EsiSpec, Operation, SpecError
 from .openapi.bravado_lock import BRAVADO_LOCK
+from .openapi.results import EsiObject
 
 if TYPE_CHECKING:
     from .models import Token
@@ -720,6 +721,44 @@ def _fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
+#: Positional parameters of ``EsiClientProvider`` in django-esi 7.0.1 and in django-esi 10.0.0.
+_POSITIONAL_7: tuple[str, ...] = ("datasource", "spec_file", "version", "app_info_text", "ua_appname", "ua_version", "ua_url")
+_POSITIONAL_10: tuple[str, ...] = (
+    "compatibility_date", "ua_appname", "ua_version", "ua_url", "spec_file", "tenant",
+    "operations", "tags", "additional_spec_headers",
+)
+#: A tenant (``datasource``) as ESI names them: ``tranquility``, ``singularity``.
+_TENANT = re.compile(r"[a-z][a-z0-9_-]{0,63}", re.ASCII)
+
+
+def _positional_arguments(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Name the positional arguments of :class:`EsiClientProvider` by the order they were
+    written for: django-esi 10's when the first is a compatibility date (a ``date`` or a
+    ``YYYY-MM-DD`` string), django-esi 7's when it is ``None`` or a tenant name.
+
+    Raises ``TypeError`` when the first argument fits neither, or there are more arguments
+    than that order has.
+    """
+    first = args[0]
+    if isinstance(first, datetime.date) or (isinstance(first, str) and _DATE.fullmatch(first)):
+        order, release = _POSITIONAL_10, "django-esi 10"
+    elif first is None or (isinstance(first, str) and _TENANT.fullmatch(first)):
+        order, release = _POSITIONAL_7, "django-esi 7"
+    else:
+        raise TypeError(
+            f"EsiClientProvider() cannot tell which positional order {first!r} starts: "
+            "django-esi 10's (compatibility_date, ua_appname, ua_version, ...) takes a date "
+            "or 'YYYY-MM-DD' first, django-esi 7's (datasource, spec_file, version, "
+            "app_info_text, ...) a tenant such as 'tranquility'; pass keyword arguments"
+        )
+    if len(args) > len(order):
+        raise TypeError(
+            f"EsiClientProvider() takes at most {len(order)} positional arguments in "
+            f"{release}'s order ({', '.join(order)}), {len(args)} were given"
+        )
+    return dict(zip(order, args))
+
+
 class EsiClientProvider:
     """django-esi's entry point: a client built once, on first use, and shared by threads.
 
@@ -743,18 +782,36 @@ class EsiClientProvider:
             accepted and without effect, as the spec is bundled (or ``spec_file``).
         **resource_versions: legacy per-resource route versions, e.g. ``Universe="v1"``.
 
-    ``compatibility_date`` may also be a ``datetime.date``. Raises ``ValueError`` at once
-    for a compatibility date that is not ``YYYY-MM-DD``.
+    Positional arguments follow django-esi 7.0.1's order (``datasource, spec_file, version,
+    app_info_text, ua_appname, ua_version, ua_url``) or django-esi 10.0.0's
+    (``compatibility_date, ua_appname, ua_version, ua_url, spec_file, tenant, operations,
+    tags, additional_spec_headers``), told apart by the first one: a date or
+    ``YYYY-MM-DD`` string starts django-esi 10's order, ``None`` or a tenant name
+    (``"tranquility"``) django-esi 7's.
+
+    ``compatibility_date`` may also be a ``datetime.date``.
+
+    Raises:
+        ValueError: a compatibility date that is not ``YYYY-MM-DD``.
+        TypeError: a first positional argument that starts neither order, too many
+            positional arguments, or a parameter given both by position and by keyword.
     """
 
-    def __init__(
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args:
+            for name, value in _positional_arguments(args).items():
+                if kwargs.get(name) is not None:
+                    raise TypeError(f"EsiClientProvider() got multiple values for argument {name!r}")
+                kwargs[name] = value
+        self._init(**kwargs)
+
+    def _init(
         self,
         datasource: str | None = None,
         spec_file: str | Path | None = None,
         version: str | None = None,
         app_info_text: str | None = None,
         compatibility_date: str | datetime.date | None = None,
-        *,
         ua_appname: str | None = None,
         ua_version: str | None = None,
         ua_url: str | None = None,

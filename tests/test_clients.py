@@ -574,3 +574,45 @@ def test_django_esi_10_provider_arguments(emulator):
     sent = esi_requests(emulator)[-1]
     assert sent.headers["User-Agent"].startswith("myapp/2.0 (tests@example.com; +https://example.com) django-esi-ng/")
     assert sent.headers["X-Compatibility-Date"] == "2025-12-16"
+
+
+class TestPositionalOrders:
+    """django-esi 7.0.1 and 10.0.0 take EsiClientProvider's arguments in different orders."""
+
+    def test_django_esi_10_order(self, emulator):
+        from esi.openapi_clients import ESIClientProvider
+
+        for first in ("2025-12-16", datetime.date(2025, 12, 16)):
+            provider = ESIClientProvider(first, "myapp", "2.0", "https://example.com", None, "singularity")
+            provider.client.Status.get_status().result(use_cache=False)
+            sent = esi_requests(emulator)[-1]
+            assert sent.headers["X-Compatibility-Date"] == "2025-12-16"
+            assert sent.headers["X-Tenant"] == "singularity"
+            assert sent.headers["User-Agent"].startswith("myapp/2.0 (tests@example.com; +https://example.com)")
+
+    def test_django_esi_7_order(self, emulator):
+        for first in ("singularity", None):
+            provider = EsiClientProvider(first, None, None, "legacy-app/1.0")
+            provider.client.Status.get_status().result(use_cache=False)
+            sent = esi_requests(emulator)[-1]
+            assert sent.headers["X-Tenant"] == (first or "tranquility")
+            assert sent.headers["User-Agent"].startswith("legacy-app/1.0 ")
+
+    @pytest.mark.parametrize("first", ["MyApp/1.0", 42, b"2025-12-16", ["tranquility"], "tranquility now"])
+    def test_a_first_argument_that_starts_neither_order(self, first):
+        with pytest.raises(TypeError, match="cannot tell which positional order"):
+            EsiClientProvider(first)
+
+    def test_too_many_positional_arguments(self):
+        with pytest.raises(TypeError, match=r"at most 7 positional arguments in django-esi 7's order"):
+            EsiClientProvider("tranquility", None, None, None, "app", "1.0", None, "extra")
+        with pytest.raises(TypeError, match=r"at most 9 positional arguments in django-esi 10's order"):
+            EsiClientProvider("2025-12-16", "app", "1.0", None, None, "tranquility", None, None, None, "x")
+
+    def test_position_and_keyword_for_one_parameter(self):
+        with pytest.raises(TypeError, match="multiple values for argument 'ua_appname'"):
+            EsiClientProvider("2025-12-16", "app", ua_appname="other")
+
+    def test_a_date_shaped_first_argument_must_be_a_date(self):
+        with pytest.raises(ValueError, match="compatibility_date"):
+            EsiClientProvider("2025-13-45", "app", "1.0")

@@ -306,7 +306,8 @@ class Spec:
 
     def find(self, name: str) -> Operation:
         """The operation named by an operationId in either form (``GetStatus``,
-        ``get_status``) or by ``"METHOD /path"`` (a template such as
+        ``get_status``), by its Swagger-era name in either form (``get_characters_character_id``
+        or ``GetCharactersCharacterId`` for ``GetCharactersDetail``) or by ``"METHOD /path"`` (a template such as
         ``GET /characters/{character_id}/assets`` or a concrete path; legacy prefix and
         trailing slash optional). Raises ``KeyError`` if the spec has no such operation.
         """
@@ -385,6 +386,11 @@ class Spec:
                 self._by_key[operation.key] = operation
                 self.operations.append(operation)
                 templates.setdefault(operation.segments, {})[operation.method] = operation
+        for operation in self.operations:
+            # The Swagger-era name (method and path: get_characters_character_id for
+            # GetCharactersDetail), never shadowing a real operationId.
+            segments = [s.strip("{}").replace("-", "_") for s in operation.path.split("/") if s]
+            self._by_key.setdefault(operation_key("_".join([operation.method.lower(), *segments])), operation)
         for template, by_method in templates.items():
             self._routes.setdefault(len(template), []).append((template, by_method))
         for routes in self._routes.values():

@@ -25,6 +25,10 @@ such values). Where bravado-core raises (a list where an object is expected, ``n
 required property without ``x-nullable``), the decoder raises
 :class:`~esi.openapi.errors.DecodeError`.
 
+Every JSON object of an object schema comes out as an :class:`~esi.openapi.results.EsiObject`
+(a ``dict`` that also answers attribute access and ``model_dump()``, as django-esi 10's
+models do), made from the parsed dict after its conversions: one copy per object.
+
 Decoders convert lists and dicts in place, so pass them freshly parsed JSON. A schema using
 ``discriminator`` (none in ESI's specs) is decoded by bravado-core itself; such fallbacks are
 counted in :attr:`DecoderCompiler.fallbacks`.
@@ -45,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from esi.openapi.bravado_lock import BRAVADO_LOCK
 from esi.openapi.errors import DecodeError
 from esi.openapi.normalize import copy_json
+from esi.openapi.results import EsiObject, object_class
 
 # bravado-core is imported where it is used: importing it takes about a second (jsonschema
 # builds its format checkers' grammars), which reading a spec's metadata should not pay.
@@ -380,7 +385,9 @@ class DecoderCompiler:
         names = frozenset(properties)
         extra = self._additional(schema, active)
         fill_missing = self._include_missing and bool(names)
-        return _object_decoder(converters, null_rules, names, extra, missing_defaults, fill_missing)
+        return _object_decoder(
+            converters, null_rules, names, extra, missing_defaults, fill_missing, object_class(names)
+        )
 
     def _collapsed_properties(self, schema: Mapping[str, Any]) -> dict[str, Any]:
         """``bravado_core.schema.collapsed_properties``: ``properties`` merged with those of
@@ -426,6 +433,7 @@ def _object_decoder(
     extra: Decoder | None,
     missing_defaults: dict[str, tuple[Any, Decoder | None]],
     fill_missing: bool,
+    cls: type[EsiObject],
 ) -> Decoder:
     """The decoder of one object schema, as Python source compiled for that schema.
 
@@ -447,6 +455,7 @@ def _object_decoder(
         "_null_rules": null_rules,
         "_missing_defaults": missing_defaults,
         "_missing_value": _missing_value,
+        "_object": cls,
     }
     lines = [
         "def decode_object(value):",
@@ -487,7 +496,8 @@ def _object_decoder(
             "            if name not in value:",
             "                value[name] = _missing_value(_missing_defaults.get(name))",
         ]
-    lines.append("    return value")
+    # Last, so the conversions above run on the fresh dict orjson made: one copy per object.
+    lines.append("    return _object(value)")
     exec(compile("\n".join(lines), "<esi.openapi.decoders object decoder>", "exec"), namespace)  # noqa: S102
     decode: Decoder = namespace["decode_object"]
     return decode

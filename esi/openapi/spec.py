@@ -17,7 +17,8 @@ validation and ``discriminator`` schemas still build the resource and use bravad
 Operation names: an OpenAPI operationId (``GetCharactersCharacterIdNotifications``), its
 snake_case form (``get_characters_character_id_notifications``, the Swagger 2.0 operationId),
 the CamelCase form of a Swagger operationId, and the Swagger-style name derived from method
-and path (``get_characters_character_id`` for OpenAPI's ``GetCharactersDetail``) all resolve.
+and path in both forms (``get_characters_character_id`` and ``GetCharactersCharacterId`` for
+OpenAPI's ``GetCharactersDetail``, which CCP renamed on 2026-08-04) all resolve.
 Tags with spaces are reachable with underscores (``Planetary_Interaction``).
 """
 
@@ -55,6 +56,7 @@ from esi.openapi.normalize import (
     iter_refs,
     ref_name,
 )
+from esi.openapi.swagger_names import BODY_PARAMETERS
 
 # bravado-core is imported where it is used: importing it takes about a second (jsonschema
 # builds its format checkers' grammars), which indexing a spec and reading operation
@@ -514,7 +516,8 @@ class Resource:
     def _add_aliases(self) -> None:
         # Derived names never shadow a name an operation really has.
         for operation in self._operations.values():
-            for alias in (camel_case(operation.name), operation.path_operation_name):
+            swagger = operation.path_operation_name
+            for alias in (camel_case(operation.name), swagger, camel_case(swagger)):
                 self._names.setdefault(alias, operation)
 
     def operation_names(self) -> list[str]:
@@ -796,7 +799,23 @@ class Operation:
             )
             slots[param.name] = slot
             slots.setdefault(identifier, slot)
+        return self._with_body_alias(slots)
+
+    def _with_body_alias(self, slots: dict[str, Any]) -> dict[str, Any]:
+        """``slots`` plus the Swagger-era name of the body (``ids`` for
+        ``post_universe_names``) on an OpenAPI spec, unless a parameter has that name."""
+        alias = self.swagger_body_name
+        if alias is not None and "body" in slots:
+            slots.setdefault(alias, slots["body"])
         return slots
+
+    @property
+    def swagger_body_name(self) -> str | None:
+        """The name ESI's Swagger specs gave this operation's body parameter, where the spec
+        is OpenAPI and the operation has one (see :mod:`esi.openapi.swagger_names`)."""
+        if self.resource.spec.format == "swagger20":
+            return None
+        return BODY_PARAMETERS.get((self.method.lower(), self.path_name.rstrip("/")))
 
     @cached_property
     def _ordered_slots(self) -> list[_Slot]:
@@ -850,7 +869,7 @@ class Operation:
             slots[name] = slot
         for slot in list(slots.values()):
             slots.setdefault(_sanitize_name(slot.name), slot)
-        return slots
+        return self._with_body_alias(slots)
 
     def prepare(self, **kwargs: Any) -> PreparedRequest:
         """Check ``kwargs`` against the spec and build the request.

@@ -16,6 +16,7 @@ from bravado_core.unmarshal import unmarshal_schema_object
 
 from esi.openapi import DecodeError, EsiSpec, Operation
 from esi.openapi.decoders import DecoderCompiler, identity, parse_date, parse_datetime
+from esi.openapi.results import EsiObject
 from esi.openapi.spec import _bravado_config
 from tests.openapi.specdata import FIXTURES, shared_path
 from tests.openapi.specdata import bundled, swagger138  # noqa: F401 - pytest fixtures
@@ -433,7 +434,7 @@ def test_property_names_cannot_escape_the_generated_decoder():
 
 def test_a_mapping_that_is_not_a_dict_is_decoded_as_a_dict(small):
     decoded = decode_both(small, "Child", UserDict({"at": "2026-08-04T11:00:00Z"}))
-    assert type(decoded) is dict
+    assert type(decoded) is EsiObject
 
 
 def test_identity_where_nothing_changes(small):
@@ -443,10 +444,12 @@ def test_identity_where_nothing_changes(small):
     assert compiler.decoder({"type": "integer", "format": "int64"}) is identity
     assert compiler.decoder({"type": "string"}) is identity
     ids = [1, 2, 3]
-    # Lists and objects without conversions come back as they are (after a type check).
+    # Lists without conversions come back as they are (after a type check); objects as an
+    # EsiObject copy that reads like a django-esi 10 model.
     assert compiler.decoder(definitions["Ids"])(ids) is ids
     plain = {"name": "x"}
-    assert compiler.decoder(definitions["Plain"])(plain) is plain
+    decoded = compiler.decoder(definitions["Plain"])(plain)
+    assert type(decoded) is EsiObject and decoded == plain and decoded.name == "x"
     assert decode_both(small, "Ids", (1, 2)) == [1, 2]
     assert decode_both(small, "Plain", UserDict({"name": "x"})) == {"name": "x"}
     assert decode_both(small, "Plain", {}) == {"name": None}

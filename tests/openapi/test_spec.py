@@ -23,7 +23,8 @@ from esi.openapi import (
     bundled_spec_path,
 )
 from esi.openapi.spec import Resource, camel_case, path_operation_name, snake_case
-from tests.openapi.specdata import OPENAPI_SHARED, SWAGGER_136, load_json, shared_path
+from esi.openapi.swagger_names import BODY_PARAMETERS
+from tests.openapi.specdata import OPENAPI_SHARED, SWAGGER_136, SWAGGER_138, load_json, shared_path
 from tests.openapi.specdata import (  # noqa: F401 - pytest fixtures
     bundled,
     bundled_dict,
@@ -163,6 +164,7 @@ def test_swagger_era_name_of_a_renamed_operation(bundled):
     operation = character.operation("GetCharactersDetail")
     assert operation.name == "get_characters_detail"
     assert character.operation("get_characters_character_id") is operation
+    assert character.operation("GetCharactersCharacterId") is operation
     assert operation.path_operation_name == "get_characters_character_id"
 
 
@@ -177,6 +179,7 @@ def test_openapi_snake_names_match_the_swagger_names(bundled, swagger138):
             legacy = swagger.get((op.http_method, op.path_name))
             if legacy is not None:
                 assert bundled.resource(name).operation(legacy) is op
+                assert bundled.resource(name).operation(camel_case(legacy)) is op
 
 
 def test_unknown_resource_is_an_attribute_error_with_suggestions(bundled):
@@ -466,6 +469,40 @@ def test_prepare_body(bundled, swagger138):
     assert request.path == "/universe/names"
     request = swagger138.operation("Universe", "post_universe_ids").prepare(names=["Jita", "Ærø"])
     assert json.loads(request.body) == ["Jita", "Ærø"]
+
+
+@pytest.mark.parametrize("path", [SWAGGER_138, SWAGGER_136])
+def test_swagger_body_names_table_is_the_swagger_specs(path):
+    document = json.loads(shared_path(path).read_bytes())
+    names = {}
+    for route, item in document["paths"].items():
+        for method, op in item.items():
+            for parameter in op.get("parameters", []):
+                if "$ref" in parameter:
+                    parameter = document["parameters"][parameter["$ref"].rsplit("/", 1)[-1]]
+                if parameter["in"] == "body":
+                    names[(method, route.rstrip("/"))] = parameter["name"]
+    assert names == BODY_PARAMETERS
+
+
+def test_swagger_body_names_work_on_the_openapi_spec(bundled, swagger138):
+    with_alias = [op for op in _operations(bundled) if op.swagger_body_name]
+    assert len(with_alias) == 21
+    for op in with_alias:
+        arguments = required_arguments(op)
+        body = arguments.pop("body")
+        by_alias = op.prepare(**arguments, **{op.swagger_body_name: body})
+        assert by_alias == op.prepare(**arguments, body=body), op.name
+    names = bundled.operation("Universe", "post_universe_names")
+    assert names.prepare(ids=[30000142]).body == b"[30000142]"
+    with pytest.raises(ParameterError, match="'body' twice"):
+        names.prepare(ids=[1], body=[2])
+    # A Swagger spec names its bodies itself.
+    assert not any(op.swagger_body_name for op in _operations(swagger138))
+
+
+def _operations(spec):
+    return [op for name in spec.resource_names() for op in spec.resource(name).operations()]
 
 
 def test_prepare_swagger_transport_params_are_optional(swagger138):
