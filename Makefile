@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # sqlite, postgresql, mariadb, or several separated by spaces; empty means all three.
 DB ?=
 
-.PHONY: help venv demo test docs build wheel-check typecheck migrations-check clean
+.PHONY: help venv demo test docs build wheel-check typecheck migrations-check clean downstream downstream-esi
 
 help:
 	@echo "make demo              run the demo site on http://127.0.0.1:8000 (emulator on :8001)"
@@ -21,6 +21,10 @@ help:
 	@echo "make typecheck         mypy with django-stubs on esi and esi_dashboard (config in setup.cfg)"
 	@echo "make migrations-check  fail if a model change lacks a migration"
 	@echo "make venv              create or update .venv"
+	@echo "make downstream        allianceauth, aa-memberaudit and django-eveuniverse's suites with django-esi 10.0.0 and with this checkout,"
+	@echo "                       then django-esi 7.0.1's and 10.0.0's own suites against this checkout (not in CI)"
+	@echo "make downstream APP=eveuniverse NO_BASELINE=1   one app (allianceauth, memberaudit, eveuniverse), without the django-esi 10.0.0 run"
+	@echo "make downstream-esi    django-esi 7.0.1's and 10.0.0's own test suites against this checkout"
 
 venv: $(STAMP)
 
@@ -53,6 +57,16 @@ wheel-check: build
 
 typecheck: venv
 	$(VENV)/bin/mypy
+
+# Real apps' test suites against this checkout, in virtualenvs under .downstream/ built from
+# PyPI (tests/downstream/run.py says how). Not part of CI: a first run takes about 15 minutes.
+DOWNSTREAM_ARGS = $(if $(APP),--app $(APP)) $(if $(NO_BASELINE),--no-baseline) $(if $(RERUN_BASELINE),--rerun-baseline)
+
+downstream:
+	$(PYTHON) tests/downstream/run.py $(DOWNSTREAM_ARGS)
+
+downstream-esi:
+	$(PYTHON) tests/downstream/run.py --only-esi-suites
 
 migrations-check: venv
 	DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=. $(VENV)/bin/django-admin makemigrations --check --dry-run
