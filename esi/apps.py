@@ -50,5 +50,7 @@ class EsiConfig(AppConfig):
 
         if apps.is_installed("django_q"):
             from .schedules import post_migrate_handler
+            from .task_engines import connect_django_q_signals
 
             post_migrate.connect(post_migrate_handler, sender=self, dispatch_uid="esi_schedules")
+            connect_django_q_signals()

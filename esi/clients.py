@@ -48,9 +48,9 @@ from . import __version__, app_settings, required_scopes
 from ._json import loads
 from .errors import (
     ESIResponseDecodeError,
-    HTTPNotModified,
     IncompleteResponseError,
     MissingScopesError,
+    http_error,
 )
 from .http import cache as response_cache
 from .http import stats, transport
@@ -582,7 +582,7 @@ class EsiRequest:
         elif response.status_code == 304:
             # Only an If-Modified-Since of the caller's (result(last_modified=...)) earns a
             # 304 with nothing stored to answer from; django-esi 10 raises the same.
-            raise HTTPNotModified(304, response.headers, "", operation=op.name)
+            raise http_error(304, response.headers, operation=op.name)
         elif store and cacheable and key is not None and response.status_code < 300:
             expires = response_cache.expires_at(response.headers, None, now)
             response_cache.store(key, response.status_code, response.headers, response.content, expires)

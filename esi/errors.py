@@ -6,7 +6,11 @@ django-esi keep working. Callers branch on the class, never on the message.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import sys
+from typing import Any, TypeVar, cast
+
+E = TypeVar("E", bound=BaseException)
 
 
 class DjangoEsiException(Exception):
@@ -97,39 +101,150 @@ class HTTPError(DjangoEsiException):
         status_code: the HTTP status (int).
         headers: the response headers (case-insensitive mapping).
         text: the response body as text; ``json()`` parses it.
-        response: the same object, for code that reads ``exc.response.status_code``.
+        data: the body as django-esi 10 gave it: the parsed JSON (an
+            :class:`~esi.openapi.results.EsiObject` for ESI's ``{"error": "..."}``, so
+            ``exc.data.error`` works), else the text.
+        response: the same object, for code that reads ``exc.response.status_code``
+            (or the response given to a bravado-style constructor).
+        swagger_result: bravado's name for the parsed body.
+
+    Constructors of every release are accepted:
+
+    - django-esi-ng: ``HTTPError(status_code, headers, text=..., operation=...)``;
+    - django-esi 10 (aiopenapi3): ``HTTPClientError(status_code=404, headers={}, data=...)``,
+      positionally ``(status_code, headers, data)``, and ``HTTPError("message")``;
+    - django-esi 7 (bravado): ``HTTPNotFound(response, message=None, swagger_result=None)``
+      with a response object carrying ``status_code`` (and ``headers``, ``text``).
+
+    Where bravado or aiopenapi3 is imported in the process, the errors the client raises
+    also derive from their classes of the same status (``bravado.exception.HTTPNotFound``,
+    ``aiopenapi3.errors.HTTPClientError``), so ``except`` clauses naming those catch them
+    (see :func:`http_error`).
     """
 
     status_code: int = 0
 
     def __init__(
         self,
+        *args: Any,
         status_code: int | None = None,
         headers: Any = None,
-        text: str = "",
+        text: str | None = None,
+        data: Any = None,
         message: str | None = None,
         operation: str | None = None,
+        response: Any = None,
+        swagger_result: Any = None,
     ) -> None:
+        if args:
+            first = args[0]
+            if isinstance(first, int) and not isinstance(first, bool):
+                named = dict(zip(("status_code", "headers", "data"), args))
+            elif isinstance(first, str):
+                named = dict(zip(("message",), args))
+            elif hasattr(first, "status_code"):
+                named = dict(zip(("response", "message", "swagger_result"), args))
+            else:
+                raise TypeError(
+                    f"{type(self).__name__}() takes a status code, a message or a response "
+                    f"first, not {type(first).__name__}"
+                )
+            if len(args) > len(named):
+                raise TypeError(f"{type(self).__name__}() got {len(args)} positional arguments, at most {len(named)} fit")
+            given = {"status_code": status_code, "headers": headers, "data": data, "message": message,
+                     "response": response, "swagger_result": swagger_result}
+            for name, value in named.items():
+                if given[name] is not None:
+                    raise TypeError(f"{type(self).__name__}() got multiple values for argument {name!r}")
+            status_code = named.get("status_code", status_code)
+            headers = named.get("headers", headers)
+            data = named.get("data", data)
+            message = named.get("message", message)
+            response = named.get("response", response)
+            swagger_result = named.get("swagger_result", swagger_result)
+        if response is not None:
+            if status_code is None:
+                status_code = getattr(response, "status_code", None)
+            if headers is None:
+                headers = getattr(response, "headers", None)
+            if text is None:
+                body = getattr(response, "text", None)
+                text = body if isinstance(body, str) else None
         if status_code is not None:
             self.status_code = status_code
+        if text is None:
+            text = _as_text(data if data is not None else swagger_result)
         self.headers = headers if headers is not None else {}
         self.text = text
+        self._data = data
+        self.swagger_result = swagger_result
         self.operation = operation
-        self.response = self
+        self.response = response if response is not None else self
         self.message = message or _error_message(text) or f"HTTP {self.status_code}"
-        super().__init__(f"{self.status_code} {self.message}" + (f" ({operation})" if operation else ""))
+        # Not super().__init__: where a compatible class from bravado or aiopenapi3 is a
+        # base (see http_error), its own __init__ wants other arguments.
+        BaseException.__init__(self, f"{self.status_code} {self.message}" + (f" ({operation})" if operation else ""))
+
+    @property
+    def data(self) -> Any:
+        """The error body: what was given as ``data``, else the JSON body parsed (objects
+        as :class:`~esi.openapi.results.EsiObject`), else the text (``None`` if empty)."""
+        if self._data is None and self.text:
+            try:
+                self._data = _with_objects(json.loads(self.text))
+            except ValueError:
+                self._data = self.text
+        return self._data
 
     def json(self) -> Any:
         """The body parsed as JSON (ESI's ``{"error": "..."}``); raises ``ValueError`` if
         it is not JSON."""
-        import json
-
         return json.loads(self.text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (a Celery result, a cache) by its own class in this module, with its
+        # state; the class derived for bravado / aiopenapi3 is made again where it is
+        # unpickled, if they are imported there.
+        state = {k: v for k, v in vars(self).items() if not (k == "response" and v is self)}
+        return (_rebuild, (_own_class(type(self)), self.status_code, state, self.args))
+
+
+def _rebuild(cls: type[HTTPError], status_code: int, state: dict[str, Any], args: tuple[Any, ...]) -> HTTPError:
+    derived = _compatible(cls, status_code)
+    error = derived.__new__(derived)
+    error.__dict__.update(state)
+    error.__dict__.setdefault("response", error)
+    error.args = args
+    return error
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    dump = getattr(value, "model_dump_json", None)
+    if callable(dump):
+        return str(dump())
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _with_objects(value: Any) -> Any:
+    from esi.openapi.results import EsiObject
+
+    if isinstance(value, dict):
+        return EsiObject({k: _with_objects(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_with_objects(v) for v in value]
+    return value
 
 
 def _error_message(text: str) -> str | None:
-    import json
-
     try:
         body = json.loads(text)
     except (ValueError, TypeError):
@@ -288,9 +403,86 @@ class HTTPNotModified(HTTPError):
 
 def http_error(status_code: int, headers: Any = None, text: str = "", operation: str | None = None) -> HTTPError:
     """The :class:`HTTPError` subclass for ``status_code`` (``HTTPClientError`` /
-    ``HTTPServerError`` for statuses without a class of their own)."""
-    cls = _BY_STATUS.get(status_code) or (HTTPServerError if status_code >= 500 else HTTPClientError)
-    return cls(status_code, headers, text, operation=operation)
+    ``HTTPServerError`` for statuses without a class of their own, :class:`HTTPNotModified`
+    for 304), as the client raises it.
+
+    Where ``bravado.exception`` (django-esi 7's errors) or ``aiopenapi3.errors``
+    (django-esi 10's) has been imported in this process, the error's class also derives
+    from their class for the status (``bravado.exception.HTTPNotFound``, or its
+    ``HTTPClientError`` / ``HTTPServerError`` family; ``aiopenapi3.errors.HTTPClientError``
+    / ``HTTPServerError``), so an ``except`` clause naming theirs catches it. Code that
+    names a class in an ``except`` clause has imported its module by then; the check costs
+    nothing when neither is loaded, and never imports them.
+    """
+    cls: type[HTTPError]
+    if status_code == 304:
+        cls = HTTPNotModified
+    else:
+        cls = _BY_STATUS.get(status_code) or (HTTPServerError if status_code >= 500 else HTTPClientError)
+    return _compatible(cls, status_code)(status_code, headers, text=text, operation=operation)
+
+
+#: The classes derived from ours and bravado's / aiopenapi3's, by (ours, their bases).
+_derived: dict[tuple[type[BaseException], tuple[type[BaseException], ...]], type[Any]] = {}
+_FAMILIES = {3: "HTTPRedirection", 4: "HTTPClientError", 5: "HTTPServerError"}
+
+
+def _foreign_bases(status_code: int | None) -> tuple[type[BaseException], ...]:
+    """bravado's and aiopenapi3's error classes for ``status_code`` (``None``: a connection
+    error), of the libraries already imported."""
+    bases: list[Any] = []
+    bravado = sys.modules.get("bravado.exception")
+    if bravado is not None:
+        if status_code is None:
+            bases.append(getattr(bravado, "BravadoConnectionError", None))
+        else:
+            family = _FAMILIES.get(status_code // 100, "HTTPError")
+            bases.append(bravado.status_map.get(status_code) or getattr(bravado, family, None))
+    aiopenapi3 = sys.modules.get("aiopenapi3.errors")
+    if aiopenapi3 is not None and status_code is not None:
+        name = _FAMILIES.get(status_code // 100, "HTTPError") if status_code >= 400 else "HTTPError"
+        bases.append(getattr(aiopenapi3, name, None))
+    return tuple(b for b in bases if isinstance(b, type) and issubclass(b, BaseException))
+
+
+def _compatible(cls: type[E], status_code: int | None) -> type[E]:
+    """``cls``, or a class derived from it and from :func:`_foreign_bases` (made once).
+
+    The derived class keeps this module's behaviour: its ``__init__``, ``__str__``,
+    ``__repr__``, equality and hashing are ours (bravado's ``__str__`` reads a response
+    object, aiopenapi3's dataclasses compare by fields and are unhashable), and creating it
+    does not register it in bravado's ``status_map``.
+    """
+    bases = _foreign_bases(status_code)
+    if not bases:
+        return cls
+    key = (cls, bases)
+    derived = _derived.get(key)
+    if derived is None:
+        bravado = sys.modules.get("bravado.exception")
+        registered = dict(bravado.status_map) if bravado is not None else None
+        namespace = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__str__": BaseException.__str__,
+            "__repr__": BaseException.__repr__,
+            "__eq__": object.__eq__,
+            "__hash__": object.__hash__,
+            "_esi_derived": True,
+        }
+        try:
+            derived = type(cls.__name__, (cls, *bases), namespace)
+        finally:
+            if bravado is not None and registered is not None:
+                bravado.status_map.clear()
+                bravado.status_map.update(registered)
+        _derived[key] = derived
+    return cast(type[E], derived)
+
+
+def _own_class(cls: type[Any]) -> type[Any]:
+    """The class of this module that ``cls`` is, or was derived from."""
+    return next(c for c in cls.__mro__ if "_esi_derived" not in vars(c))
 
 
 class ESIErrorLimitException(DjangoEsiException):
@@ -308,7 +500,11 @@ class ESIBucketLimitException(DjangoEsiException):
     ``ESI_RATE_LIMIT_BEHAVIOUR`` is ``"raise"``: no request was sent. ``bucket`` names the
     group (and character); ``reset`` is the seconds to wait. (django-esi 10 name.)"""
 
-    def __init__(self, bucket: str, reset: float | None = None, message: str | None = None) -> None:
+    def __init__(self, bucket: Any, reset: float | None = None, message: str | None = None) -> None:
+        # ``bucket`` may also be django-esi 10's ESIRateLimitBucket (esi.rate_limiting),
+        # whose window is the wait when no reset is given.
+        if reset is None:
+            reset = getattr(bucket, "window", None)
         self.bucket = bucket
         self.reset = reset
         super().__init__(message or f"ESI rate limit reached for {bucket}; retry in {reset or 0:.0f} s")
@@ -320,7 +516,20 @@ class ESIResponseDecodeError(IncompleteResponseError):
 
 
 class ESIConnectionError(IncompleteResponseError):
-    """ESI could not be reached (connection refused or dropped, timeout) after retries."""
+    """ESI could not be reached (connection refused or dropped, timeout) after retries.
+
+    As the client raises it (:func:`connection_error`), it also derives from
+    ``bravado.exception.BravadoConnectionError`` where that module is imported.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (connection_error, tuple(str(arg) for arg in self.args[:1]))
+
+
+def connection_error(message: str) -> ESIConnectionError:
+    """:class:`ESIConnectionError` as the client raises it (see :func:`http_error` for the
+    classes of bravado it then also derives from)."""
+    return _compatible(ESIConnectionError, None)(message)
 
 
 class MissingScopesError(TokenError):

@@ -258,6 +258,27 @@ class Token(models.Model):
         """The verified claims of an access token as django-esi returned them, or ``None``."""
         return TokenManager.validate_access_token(access_token)
 
+    def update_token_data(self, commit: bool = True) -> None:
+        """Set ``character_id``, ``character_name``, ``character_owner_hash`` and
+        ``token_type`` from the access token's verified JWT claims (refreshing it first if
+        it expired), and save unless ``commit`` is false (django-esi's method).
+
+        Raises:
+            TokenExpiredError: it expired and cannot be refreshed.
+            TokenVerificationError: the access token is not a valid EVE SSO JWT.
+            SSOUnavailableError: the EVE SSO key set cannot be fetched.
+            TokenInvalidError, SSOOAuthError: see :meth:`refresh`.
+        """
+        from .sso import verify_access_token
+
+        claims = verify_access_token(self.valid_access_token())
+        self.character_id = claims.character_id
+        self.character_name = claims.character_name
+        self.character_owner_hash = claims.owner_hash
+        self.token_type = claims.token_type
+        if commit:
+            self.save()
+
     @classmethod
     def get_token(cls, character_id: int, scopes: Any) -> Token | bool:
         """A token of ``character_id`` holding at least ``scopes`` (a list or a

@@ -1,7 +1,10 @@
-"""Background tasks: plain functions that django-q2 runs (``async_task("esi.tasks.cleanup_token")``).
+"""Background tasks: functions that django-q2 runs (``async_task("esi.tasks.cleanup_token")``)
+and, where Celery is installed, Celery tasks of the same names (``cleanup_token.delay()``,
+beat entries ``"task": "esi.tasks.cleanup_token"``), as django-esi 7 and 10 shipped them.
+One body serves both engines (:func:`esi.task_engines.task`); calling a task runs it now.
 
-Each returns a summary dict, which django-q2 stores as the task's result. Scheduling is in
-:mod:`esi.schedules`.
+Each returns a summary dict (JSON-able), which django-q2 or Celery's result backend
+stores as the task's result. django-q2 scheduling is in :mod:`esi.schedules`.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import app_settings
+from .task_engines import task
 from .models import CallbackRedirect, Token
 from .refresh import refresh_many
 
 
+@task
 def cleanup_callbackredirect(max_age: int = 300) -> dict[str, int]:
     """Delete pending EVE SSO logins older than ``max_age`` seconds, in one query.
 
@@ -44,6 +49,7 @@ def _refreshable_expired() -> Any:
     )
 
 
+@task
 def cleanup_token() -> dict[str, Any]:
     """Refresh every expired, refreshable token that is not backing off.
 
@@ -58,6 +64,7 @@ def cleanup_token() -> dict[str, Any]:
     return refresh_many(ids).as_dict()
 
 
+@task
 def cleanup_token_subset(fraction: int | None = None) -> dict[str, Any]:
     """:func:`cleanup_token` for ``1/fraction`` of the expired tokens per run (default
     ``ESI_CLEANUP_SUBSET_FRACTION``, 48: run hourly, every token is seen every two days).
@@ -79,6 +86,7 @@ def cleanup_token_subset(fraction: int | None = None) -> dict[str, Any]:
     return refresh_many(ids).as_dict()
 
 
+@task
 def refresh_or_delete_token(token_pk: int) -> dict[str, Any]:
     """django-esi's task of that name: refresh one token now. As everywhere here, the token
     is deleted only when EVE SSO says its grant is gone; transient failures keep it.
@@ -91,6 +99,7 @@ def refresh_or_delete_token(token_pk: int) -> dict[str, Any]:
     return refresh_tokens([token_pk])
 
 
+@task
 def refresh_tokens(token_ids: list[int]) -> dict[str, Any]:
     """Refresh these tokens now, expired or not, ignoring back-off (what the admin
     enqueues). Ids that do not exist count as ``missing``.

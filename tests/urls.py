@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 
-from esi.decorators import single_use_token, token_required, tokens_required
+from esi.decorators import _check_callback, single_use_token, token_required, tokens_required
+from esi.views import sso_redirect
 
 NOTIFICATIONS = "esi-characters.read_notifications.v1"
 MAIL = "esi-mail.read_mail.v1"
@@ -47,6 +48,14 @@ def single_new(request: HttpRequest, token) -> HttpResponse:
     return JsonResponse(_describe(token))
 
 
+def own_callback(request: HttpRequest) -> HttpResponse:
+    """A view that handles the SSO return itself, as Alliance Auth's mumble links do."""
+    token = _check_callback(request)
+    if token is not None:
+        return JsonResponse(_describe(token))
+    return sso_redirect(request, scopes=["publicData"])
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sso/", include("esi.urls", namespace="esi")),
@@ -56,4 +65,5 @@ urlpatterns = [
     path("single/", single, name="single"),
     path("many-new/", many_new, name="many-new"),
     path("single-new/", single_new, name="single-new"),
+    path("own-callback/", own_callback, name="own-callback"),
 ]

@@ -666,6 +666,19 @@ def error_limit() -> ErrorLimitState | None:
     return _error
 
 
+def error_limit_wait() -> float:
+    """Seconds until the error limit lets requests through again: ``0.0`` unless a 420 was
+    seen in the current window or ``remain`` is at or below ``ESI_ERROR_LIMIT_THRESHOLD``,
+    as :func:`before_request` decides, from the state every process shares."""
+    state = error_limit()
+    now = _now()
+    if state is None or state.reset_at <= now:
+        return 0.0
+    if state.blocked or state.remain <= _setting("ESI_ERROR_LIMIT_THRESHOLD"):
+        return state.reset_at - now
+    return 0.0
+
+
 def rate_limits() -> list[BucketState]:
     """Every bucket seen by any process in the last two hours, sorted by group, the public
     bucket before per-character ones. Reads the cache: meant for the dashboard."""

@@ -25,7 +25,7 @@ from requests.structures import CaseInsensitiveDict
 
 from esi import app_settings
 from esi._json import loads
-from esi.errors import ESIConnectionError, http_error
+from esi.errors import connection_error, http_error
 from esi.signals import esi_request_statistics
 
 from . import budgets, stats
@@ -180,7 +180,7 @@ def send(
                 time.sleep(_backoff(attempt))
                 attempt += 1
                 continue
-            raise ESIConnectionError(f"ESI unreachable for {operation}: {exc}") from exc
+            raise connection_error(f"ESI unreachable for {operation}: {exc}") from exc
         elapsed = time.perf_counter() - started
         status = answer.status_code
         budgets.after_response(
