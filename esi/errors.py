@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any, TypeVar, cast
 
+from django.core.exceptions import ImproperlyConfigured
+
 E = TypeVar("E", bound=BaseException)
 
 
@@ -63,17 +65,39 @@ class SSOUnavailableError(IncompleteResponseError):
         super().__init__(*([message] if message else []))
 
 
-class SSOOAuthError(DjangoEsiException):
+class SSOOAuthError(IncompleteResponseError):
     """EVE SSO answered with an OAuth 2.0 error (RFC 6749 section 5.2) that is not about
-    the grant itself, for example ``invalid_client``."""
+    the grant itself, for example ``invalid_request``. The token is kept.
+
+    An :class:`IncompleteResponseError`, the class django-esi 10's ``Token.refresh()``
+    raised for these answers; ``error`` and ``description`` are SSO's.
+    """
 
     def __init__(self, error: str, description: str | None = None) -> None:
         self.error = error
         self.description = description
-        super().__init__(error, description)
+        Exception.__init__(self, error, description)
 
     def __str__(self) -> str:
         return f"{self.error}: {self.description}" if self.description else self.error
+
+
+class SSOClientError(SSOOAuthError, ImproperlyConfigured):
+    """EVE SSO refused the site's own credentials (``invalid_client``,
+    ``unauthorized_client``): ``ESI_SSO_CLIENT_ID`` / ``ESI_SSO_CLIENT_SECRET`` or the
+    application's registration are wrong. Also an ``ImproperlyConfigured``, which
+    django-esi 10's ``Token.refresh()`` raised for them. The token is kept."""
+
+
+#: OAuth errors about the site's client rather than the grant (RFC 6749 section 5.2).
+CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+
+
+def oauth_error(error: str, description: str | None = None) -> SSOOAuthError:
+    """The exception for an OAuth error answer of EVE SSO that does not end the grant:
+    :class:`SSOClientError` for the client's credentials, else :class:`SSOOAuthError`."""
+    cls = SSOClientError if error in CLIENT_ERRORS else SSOOAuthError
+    return cls(error, description)
 
 
 class TokenVerificationError(DjangoEsiException):
@@ -100,13 +124,9 @@ class HTTPError(DjangoEsiException):
     Attributes:
         status_code: the HTTP status (int).
         headers: the response headers (case-insensitive mapping).
-        text: the response body as text; ``json()`` parses it.
-        data: the body as django-esi 10 gave it: the parsed JSON (an
-            :class:`~esi.openapi.results.EsiObject` for ESI's ``{"error": "..."}``, so
-            ``exc.data.error`` works), else the text.
+        text: the response body as text; ``json()`` parses it, :attr:`data` too.
         response: the same object, for code that reads ``exc.response.status_code``
             (or the response given to a bravado-style constructor).
-        swagger_result: bravado's name for the parsed body.
 
     Constructors of every release are accepted:
 
@@ -177,7 +197,7 @@ class HTTPError(DjangoEsiException):
         self.headers = headers if headers is not None else {}
         self.text = text
         self._data = data
-        self.swagger_result = swagger_result
+        self._swagger_result = swagger_result
         self.operation = operation
         self.response = response if response is not None else self
         self.message = message or _error_message(text) or f"HTTP {self.status_code}"
@@ -187,14 +207,22 @@ class HTTPError(DjangoEsiException):
 
     @property
     def data(self) -> Any:
-        """The error body: what was given as ``data``, else the JSON body parsed (objects
-        as :class:`~esi.openapi.results.EsiObject`), else the text (``None`` if empty)."""
+        """The error body as django-esi 10 gave it: what was given as ``data``, else the
+        JSON body parsed (objects as :class:`~esi.openapi.results.EsiObject`, so
+        ``exc.data.error`` reads ESI's ``{"error": "..."}``), else the text (``None`` if
+        empty)."""
         if self._data is None and self.text:
             try:
                 self._data = _with_objects(json.loads(self.text))
             except ValueError:
                 self._data = self.text
         return self._data
+
+    @property
+    def swagger_result(self) -> Any:
+        """bravado's name for the parsed body: what was given as ``swagger_result``, else
+        :attr:`data`."""
+        return self._swagger_result if self._swagger_result is not None else self.data
 
     def json(self) -> Any:
         """The body parsed as JSON (ESI's ``{"error": "..."}``); raises ``ValueError`` if

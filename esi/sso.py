@@ -42,6 +42,7 @@ from .errors import (
     SSOUnavailableError,
     TokenInvalidError,
     TokenVerificationError,
+    oauth_error,
 )
 
 if TYPE_CHECKING:
@@ -225,7 +226,7 @@ def _raise_oauth_error(exc: OAuth2Error) -> None:
         ) from exc
     if error == "missing_token":
         raise IncompleteResponseError("EVE SSO answered without an access token") from exc
-    raise SSOOAuthError(error, description) from exc
+    raise oauth_error(error, description) from exc
 
 
 # --------------------------------------------------------------------------- authorize
@@ -387,7 +388,7 @@ def _token_answer(response: requests.Response) -> dict[str, Any]:
         description = None if description is None else str(description)
         if error in GRANT_GONE_ERRORS:
             raise TokenInvalidError(f"EVE SSO rejected the grant: {error}: {description}", reason=error)
-        raise SSOOAuthError(error, description)
+        raise oauth_error(error, description)
     if not isinstance(body.get("access_token"), str) or not body["access_token"]:
         raise IncompleteResponseError("EVE SSO answered without an access token")
     return body

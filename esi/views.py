@@ -108,7 +108,10 @@ def receive_callback(request: HttpRequest) -> HttpResponse:
     if not state:
         return sso_error(request, "The answer from EVE SSO has no state: the login cannot be trusted.")
     if pending is None or not secrets.compare_digest(pending.state.encode(), state.encode()):
-        return sso_error(request, "This login is unknown or belongs to another browser session. Please log in again.")
+        # 404, as django-esi answers a state it has no pending login for.
+        return sso_error(
+            request, "This login is unknown or belongs to another browser session. Please log in again.", status=404
+        )
     if pending.token_id is not None:
         return sso_error(request, "This login was already completed. Please log in again.")
     if request.GET.get("error"):

@@ -6,12 +6,14 @@ import time
 import jwt
 import pytest
 import requests
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from esi import sso
 from esi.emulator.sso import ES256_KID, RS256_KID
 from esi.errors import (
     IncompleteResponseError,
+    SSOClientError,
     SSOOAuthError,
     SSOUnavailableError,
     TokenInvalidError,
@@ -237,6 +239,28 @@ class TestRefresh:
         with pytest.raises(SSOOAuthError) as info:
             sso.refresh_access_token(grant(emulator)["refresh_token"])
         assert info.value.error == "invalid_client"
+
+    @pytest.mark.parametrize(
+        "answer, django_esi_10_class",
+        [
+            ({"error": "invalid_client"}, ImproperlyConfigured),
+            ({"error": "unauthorized_client"}, ImproperlyConfigured),
+            ({"error": "invalid_request"}, IncompleteResponseError),
+            ({"error": "unsupported_grant_type"}, IncompleteResponseError),
+        ],
+    )
+    def test_token_refresh_raises_django_esi_10s_classes_and_keeps_the_token(self, emulator, answer, django_esi_10_class):
+        from esi.models import Token
+
+        from .factories import make_token
+
+        token = make_token(emulator, 90000001)
+        emulator.faults.add("sso:token", status=400, body=answer, times=1)
+        with pytest.raises(django_esi_10_class) as info:
+            token.refresh()
+        assert isinstance(info.value, SSOOAuthError) and info.value.error == answer["error"]
+        assert Token.objects.filter(pk=token.pk).exists()
+        assert isinstance(info.value, SSOClientError) == (django_esi_10_class is ImproperlyConfigured)
 
     def test_revoked_grant_is_invalid(self, emulator):
         refresh_token = grant(emulator)["refresh_token"]
