@@ -59,7 +59,8 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 # Real apps' test suites against this checkout, in virtualenvs under .downstream/ built from
-# PyPI (tests/downstream/run.py says how). Not part of CI: a first run takes about 15 minutes.
+# PyPI (tests/downstream/run.py says how). Not part of CI: a first run takes about 11 minutes,
+# a re-run (venvs and django-esi baselines reused) about 5, on a loaded 2-core machine.
 DOWNSTREAM_ARGS = $(if $(APP),--app $(APP)) $(if $(NO_BASELINE),--no-baseline) $(if $(RERUN_BASELINE),--rerun-baseline)
 
 downstream:

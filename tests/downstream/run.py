@@ -33,8 +33,8 @@ run (a few seconds). Each suite also runs against its own release, to show what 
 settings allow. Tests that patch django-esi's internals are classified by
 ``esi_patches.py`` (the rule is written there) and left out of the second count.
 
-Runs at most two test processes at a time (``--jobs``, default 2): the baseline and the
-django-esi-ng run of an app side by side, each on a Redis database of its own.
+All virtualenvs are built first; then every suite run goes through one pool of at most
+two test processes (``--jobs``, default 2), each run on a Redis database of its own.
 """
 
 from __future__ import annotations
@@ -115,8 +115,9 @@ ESI_SUITES = {
     },
 }
 # Redis has databases 0-15 here; 0, 1 and 5 belong to others. The apps use 7-12 (baseline
-# 7-9, django-esi-ng 10-12); django-esi's suites run after them and reuse 7-10.
-ESI_SUITE_REDIS_DB = {("7.0.1", "own"): 7, ("7.0.1", "ng"): 8, ("10.0.0", "own"): 9, ("10.0.0", "ng"): 10}
+# 7-9, django-esi-ng 10-12), django-esi's suites 13-15 (7.0.1's settings use locmem: its
+# two runs only flush 13).
+ESI_SUITE_REDIS_DB = {("7.0.1", "own"): 13, ("7.0.1", "ng"): 13, ("10.0.0", "own"): 14, ("10.0.0", "ng"): 15}
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -337,10 +338,12 @@ def write_failures(data: dict, path: Path) -> None:
     path.write_text("\n".join(lines))
 
 
-def run_app(app: App, baseline: str, parallel: int, jobs: int, timeout: int) -> dict:
-    """baseline: 'run', 'cached' (reuse stored results if still valid) or 'skip'."""
+def prepare_app(app: App, baseline: str, parallel: int, timeout: int) -> tuple[dict, list]:
+    """Build the app's venvs; return its results dict (filled in by the returned tasks)
+    and the suite runs still to do. baseline: 'run', 'cached' (reuse stored results if
+    still valid) or 'skip'."""
     results: dict = {}
-    work: list[tuple[str, Venv, int]] = []
+    tasks: list = []
     settings_hash = tree_hash([SITES])
     modes = ["esi10", "ng"] if baseline != "skip" else ["ng"]
     stored = OUT / app.key / "esi10" / "results.json"
@@ -351,33 +354,28 @@ def run_app(app: App, baseline: str, parallel: int, jobs: int, timeout: int) -> 
     for mode in modes:
         venv = build_app_venv(app, mode)
         db = app.redis_db + (3 if mode == "ng" else 0)
+        key = json.dumps({"stamp": venv.stamp.read_text(), "sites": settings_hash})
         if mode == "esi10" and baseline == "cached":
             cached = OUT / app.key / mode / "results.json"
             key_file = OUT / app.key / mode / "results.key"
-            key = json.dumps({"stamp": venv.stamp.read_text(), "sites": settings_hash})
             if cached.exists() and key_file.exists() and key_file.read_text() == key:
                 results[mode] = json.loads(cached.read_text())
                 results[mode]["cached"] = True
                 continue
-        work.append((mode, venv, db))
 
-    def one(item):
-        mode, venv, db = item
-        log(f"{app.key}/{mode}: running the suite")
-        data = run_django_suite(
-            venv, OUT / app.key / mode, f"ds_{app.key}.settings", [app.package], db, parallel, timeout
-        )
-        s = summarize(data)
-        log(f"{app.key}/{mode}: {s['passed']}/{s['tests']} passed in {data['wall_seconds']} s {s['counts']}")
-        if mode == "esi10":
-            key = json.dumps({"stamp": venv.stamp.read_text(), "sites": settings_hash})
-            (OUT / app.key / mode / "results.key").write_text(key)
-        return mode, data
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for mode, data in pool.map(one, work):
+        def task(mode=mode, venv=venv, db=db, key=key):
+            log(f"{app.key}/{mode}: running the suite")
+            data = run_django_suite(
+                venv, OUT / app.key / mode, f"ds_{app.key}.settings", [app.package], db, parallel, timeout
+            )
+            s = summarize(data)
+            log(f"{app.key}/{mode}: {s['passed']}/{s['tests']} passed in {data['wall_seconds']} s {s['counts']}")
+            if mode == "esi10":
+                (OUT / app.key / mode / "results.key").write_text(key)
             results[mode] = data
-    return results
+
+        tasks.append(task)
+    return results, tasks
 
 
 def run_probe(app: App, timeout: int) -> dict:
@@ -467,36 +465,50 @@ def build_esi_suite_venv(version: str, target: str) -> Venv:
     return venv
 
 
-def run_esi_suites(versions: list[str], jobs: int, timeout: int) -> dict:
+def prepare_esi_suites(versions: list[str], timeout: int, rerun_own: bool = False) -> tuple[dict, list, object]:
+    """Build the venvs of django-esi's own suites; return the results dict, the suite runs
+    to do and a function to call after them (it adds the patch classification)."""
     sys.path.insert(0, str(HERE))
     import esi_patches  # noqa: E402
 
-    out = {}
-    work = []
+    out: dict = {version: {} for version in versions}
+    tasks: list = []
+    settings_hash = tree_hash([SITES])
     for version in versions:
         for target in ["own", "ng"]:
-            work.append((version, target, build_esi_suite_venv(version, target)))
+            venv = build_esi_suite_venv(version, target)
+            key = json.dumps({"stamp": venv.stamp.read_text(), "sites": settings_hash})
+            if target == "own" and not rerun_own:
+                # the suite on its own release only changes with its venv or the settings
+                cached = OUT / "esi-suites" / version / target / "results.json"
+                key_file = cached.with_name("results.key")
+                if cached.exists() and key_file.exists() and key_file.read_text() == key:
+                    out[version][target] = {**json.loads(cached.read_text()), "cached": True}
+                    continue
 
-    def one(item):
-        version, target, venv = item
-        db = ESI_SUITE_REDIS_DB[(version, target)]
-        log(f"esi-suites {version}/{target}: running the suite")
-        data = run_django_suite(
-            venv, OUT / "esi-suites" / version / target, ESI_SUITES[version]["settings"], ["esi.tests"], db, 1, timeout
-        )
-        s = summarize(data)
-        log(f"esi-suites {version}/{target}: {s['passed']}/{s['tests']} passed {s['counts']}")
-        return version, target, data
+            def task(version=version, target=target, venv=venv, key=key):
+                log(f"esi-suites {version}/{target}: running the suite")
+                data = run_django_suite(
+                    venv, OUT / "esi-suites" / version / target, ESI_SUITES[version]["settings"], ["esi.tests"],
+                    ESI_SUITE_REDIS_DB[(version, target)], 1, timeout,
+                )
+                s = summarize(data)
+                log(f"esi-suites {version}/{target}: {s['passed']}/{s['tests']} passed {s['counts']}")
+                if target == "own":
+                    (OUT / "esi-suites" / version / target / "results.key").write_text(key)
+                out[version][target] = data
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for version, target, data in pool.map(one, work):
-            out.setdefault(version, {})[target] = data
-    for version in versions:
-        unpack = OUT / "esi-suites" / version / "wheel"
-        classification = esi_patches.classify(unpack / "esi" / "tests", unpack / "esi")
-        (OUT / "esi-suites" / version / "patch-classification.json").write_text(json.dumps(classification, indent=1))
-        out[version]["classification"] = classification
-    return out
+            tasks.append(task)
+
+    def finish():
+        for version in versions:
+            unpack = OUT / "esi-suites" / version / "wheel"
+            classification = esi_patches.classify(unpack / "esi" / "tests", unpack / "esi")
+            path = OUT / "esi-suites" / version / "patch-classification.json"
+            path.write_text(json.dumps(classification, indent=1))
+            out[version]["classification"] = classification
+
+    return out, tasks, finish
 
 
 # -- the table -------------------------------------------------------------------------
@@ -543,7 +555,8 @@ def print_table(app_results: dict, esi_results: dict) -> str:
             kept = [t for t in all_ids if t not in internal]
             kept_pass = sum(1 for t in kept if ng_records.get(t, {}).get("outcome") in PASSING)
             lines.append(
-                f"| {version} (esi/tests) | {own_s['tests']} | {own_s['passed']} | {fmt_count(ng, own_s['tests'])}"
+                f"| {version} (esi/tests) | {own_s['tests']} | {own_s['passed']}"
+                f"{' (cached)' if own.get('cached') else ''} | {fmt_count(ng, own_s['tests'])}"
                 f" | {len(kept)} | {kept_pass} |"
             )
     table = "\n".join(lines)
@@ -586,11 +599,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"probe results: {OUT.relative_to(ROOT)}/<app>/ng-probe/failures.log")
         return 0
     baseline = "skip" if args.no_baseline else ("run" if args.rerun_baseline else "cached")
-    app_results = {k: run_app(APPS[k], baseline, args.parallel, args.jobs, args.timeout) for k in keys}
-    esi_results = {}
+    # every venv first, then all suite runs through one pool of --jobs processes; each run
+    # has a Redis database of its own, so any two may run side by side
+    tasks: list = []
+    app_results = {}
+    for k in keys:
+        app_results[k], app_tasks = prepare_app(APPS[k], baseline, args.parallel, args.timeout)
+        tasks += app_tasks
+    esi_results: dict = {}
+    finish = None
     if (args.esi_suites or args.only_esi_suites or not args.app) and not args.no_esi_suites:
         versions = args.esi_version or list(ESI_SUITES)
-        esi_results = run_esi_suites(versions, args.jobs, args.timeout)
+        esi_results, esi_tasks, finish = prepare_esi_suites(versions, args.timeout, rerun_own=args.rerun_baseline)
+        tasks += esi_tasks
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for future in [pool.submit(t) for t in tasks]:
+            future.result()
+    if finish:
+        finish()
     print()
     table = print_table(app_results, esi_results)
     (OUT / "table.md").write_text(table + "\n")
