@@ -14,14 +14,20 @@ the ``esi`` package of that release (``esi.<module>.<name>[.<attr>...]``) and an
 
 1. the module is not part of django-esi's public API. Public modules: ``app_settings``,
    ``clients``, ``decorators``, ``errors``, ``exceptions``, ``managers``, ``models``,
-   ``openapi_clients``, ``tasks``, ``urls``, ``views``. Everything else (``sso``,
-   ``rate_limiting``, ``helpers``, ``signals``, ``aiopenapi3.*``, ``stubs``,
-   ``checks``, ``templatetags``, ...) is an implementation detail;
+   ``openapi_clients``, ``tasks``, ``urls``, ``views``, plus ``rate_limiting`` (django-esi
+   10's public decorators take its bucket classes) and ``templatetags.scope_tags``
+   (loaded by templates). Everything else (``sso``, ``helpers``, ``signals``,
+   ``aiopenapi3.*``, ``stubs``, ``checks``, ...) is an implementation detail;
 2. ``<name>`` is bound in that module by an ``import`` (``esi.managers.OAuth2Session``,
    ``esi.models.app_settings``, ``esi.clients.HttpFuture``, ``esi.views.reverse``): the
    patch relies on how the module is written, not on what it offers;
 3. ``<name>`` or any further attribute is private (leading underscore:
    ``esi.managers.TokenManager._decode_jwt``).
+
+The same rule applied to the names a test *module imports* (``from ..managers import
+_process_scopes``, ``from esi.aiopenapi3.client import SpecCachingClient``) is reported
+separately (``module_imports_internals``): when such a name is missing, every test of the
+module fails to import, whatever it patches.
 
 Everything else inside ``esi`` is public: a class, function or setting a public module
 defines (``esi.models.Token.refresh``, ``esi.views.sso_redirect``,
@@ -40,7 +46,7 @@ from pathlib import Path
 
 PUBLIC_MODULES = {
     "app_settings", "clients", "decorators", "errors", "exceptions", "managers", "models",
-    "openapi_clients", "tasks", "urls", "views",
+    "openapi_clients", "rate_limiting", "tasks", "templatetags.scope_tags", "urls", "views",
 }
 TRANSPORT_PREFIXES = ("httpx2", "httpx", "bravado", "aiopenapi3")
 PATCH_FUNCS = {"patch", "object", "dict", "multiple"}
@@ -87,12 +93,14 @@ class EsiPackage:
         self._cache: dict[str, tuple[set[str], set[str]] | None] = {}
 
     def module_file(self, dotted: str) -> Path | None:
-        rel = Path(*dotted.split(".")[1:])
-        for cand in (self.dir / rel.with_suffix(".py"), self.dir / rel / "__init__.py"):
-            if str(rel) and cand.exists():
-                return cand
         if dotted == "esi":
             return self.dir / "__init__.py"
+        if not dotted.startswith("esi."):
+            return None
+        rel = Path(*dotted.split(".")[1:])
+        for cand in (self.dir / rel.with_suffix(".py"), self.dir / rel / "__init__.py"):
+            if cand.exists():
+                return cand
         return None
 
     def bindings(self, dotted: str):
@@ -100,6 +108,17 @@ class EsiPackage:
             f = self.module_file(dotted)
             self._cache[dotted] = module_bindings(f) if f else None
         return self._cache[dotted]
+
+    def judge_import(self, target: str) -> tuple[str, str]:
+        """The same rule for a name a test module imports (``from esi.managers import
+        _process_scopes``, ``from esi.aiopenapi3.client import SpecCachingClient``);
+        importing a public module itself is fine."""
+        if self.module_file(target):
+            short = target[len("esi."):] if target != "esi" else ""
+            if target.startswith("esi.tests") or not short or short in PUBLIC_MODULES:
+                return "public", f"public module {target}"
+            return "internal", f"module {target} is not public API"
+        return self.judge(target)
 
     def judge(self, target: str) -> tuple[str, str]:
         """('internal' | 'public' | 'transport' | 'other', reason)"""
@@ -177,6 +196,24 @@ class TestModule:
             return "".join(out)
         return None
 
+    def esi_imports(self) -> list[str]:
+        """Every ``esi`` name the module imports, anywhere in it (dotted)."""
+        package = self.dotted.rsplit(".", 1)[0]
+        found = []
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - (node.level - 1)]
+                    mod = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    mod = node.module or ""
+                if mod == "esi" or mod.startswith("esi."):
+                    found += [f"{mod}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                found += [a.name for a in node.names if a.name == "esi" or a.name.startswith("esi.")]
+        return found
+
     def dotted_expr(self, node) -> str | None:
         if isinstance(node, ast.Name):
             return self.imports.get(node.id, node.id)
@@ -226,6 +263,12 @@ def classify(tests_dir: Path, esi_dir: Path) -> dict:
     tests: dict[str, dict] = {}
     for path in sorted(tests_dir.glob("test*.py")):
         mod = TestModule(path, f"esi.tests.{path.stem}")
+        # names of django-esi's internals the module imports: if one is missing, the
+        # whole module fails to import (reported, not part of the patch rule)
+        internal_imports = [
+            f"{t}  ({why})" for t in dict.fromkeys(mod.esi_imports()) for kind, why in [pkg.judge_import(t)]
+            if kind == "internal"
+        ]
         classes = {n.name: n for n in mod.tree.body if isinstance(n, ast.ClassDef)}
         module_level = []
         for n in mod.tree.body:
@@ -263,12 +306,16 @@ def classify(tests_dir: Path, esi_dir: Path) -> dict:
                     "internal_patches": [f"{t}  ({why})" for t, why in internal],
                     "transport_patches": [t for t, kind, _ in judged if kind == "transport"],
                     "public_patches": [t for t, kind, _ in judged if kind == "public"],
+                    "module_imports_internals": internal_imports,
                 }
     return {
         "rule": __doc__.split("The rule.", 1)[1].strip(),
         "tests": tests,
         "internal_count": sum(1 for t in tests.values() if t["internal"]),
         "transport_only_count": sum(1 for t in tests.values() if not t["internal"] and t["transport_patches"]),
+        "import_internal_count": sum(
+            1 for t in tests.values() if not t["internal"] and t["module_imports_internals"]
+        ),
     }
 
 
@@ -279,7 +326,14 @@ if __name__ == "__main__":  # python3 esi_patches.py <wheel-unpack>/esi
     esi_dir = Path(sys.argv[1])
     result = classify(esi_dir / "tests", esi_dir)
     print(f"{len(result['tests'])} test methods, {result['internal_count']} patch internals, "
-          f"{result['transport_only_count']} more patch only the transport")
+          f"{result['transport_only_count']} more patch only the transport, "
+          f"{result['import_internal_count']} more are in modules importing internals")
+    mods = collections.Counter(
+        (t.rsplit(".", 2)[0], i) for t, c in result["tests"].items() if not c["internal"]
+        for i in c["module_imports_internals"]
+    )
+    for (m, i), n in mods.most_common():
+        print(f"{n:4d}  {m} imports {i}")
     counter = collections.Counter(p for t in result["tests"].values() for p in t["internal_patches"])
     for p, n in counter.most_common(40):
         print(f"{n:4d}  {p}")

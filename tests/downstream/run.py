@@ -559,6 +559,17 @@ def print_table(app_results: dict, esi_results: dict) -> str:
                 f"{' (cached)' if own.get('cached') else ''} | {fmt_count(ng, own_s['tests'])}"
                 f" | {len(kept)} | {kept_pass} |"
             )
+    for version, res in esi_results.items():
+        cls, ng = res["classification"], res.get("ng") or {}
+        own = res.get("own") or {}
+        ids = set(own.get("collected", [])) | set(own.get("records", {}))
+        clean = [t for t in ids if t in cls["tests"] and not cls["tests"][t]["internal"]
+                 and not cls["tests"][t]["module_imports_internals"]]
+        clean_pass = sum(1 for t in clean if ng.get("records", {}).get(t, {}).get("outcome") in PASSING)
+        lines.append(
+            f"{version}: {cls['import_internal_count']} of the tests not patching internals sit in modules that import"
+            f" internals; neither patching nor importing internals: {len(clean)}, pass with django-esi-ng: {clean_pass}"
+        )
     table = "\n".join(lines)
     print(table)
     return table
