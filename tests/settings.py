@@ -1,7 +1,9 @@
 """Settings for the test suite.
 
 ``DB_BACKEND`` chooses the database (``sqlite`` default, ``postgresql``, ``mariadb``);
-``REDIS_URL`` switches the cache from locmem to django-redis. ``TEST_DB_NAME`` names the
+``REDIS_URL`` switches the cache from locmem to django-redis; the tests empty (FLUSHDB) the
+Redis database it names, so it must be one of its own (``.ci/test-matrix`` uses 14 unless
+``REDIS_URL_FOR_TESTS`` says otherwise). ``TEST_DB_NAME`` names the
 test database on PostgreSQL and MariaDB (default ``test_django_esi_ng``), so two runs can
 share a server.
 """

@@ -28,7 +28,7 @@ def qcluster(esi_emulator_settings, monkeypatch, tmp_path):
     from django_q.brokers.redis_broker import Redis
     from django_q.conf import Conf
 
-    # A Redis database of its own, the one after REDIS_URL's (CI: 1 for the cache, 2 here): the
+    # A Redis database of its own, the one after REDIS_URL's (CI: 14 for the cache, 15 here): the
     # test cache (django-redis) flushes its database, and parallel runs use other databases.
     cache_url = urlsplit(os.environ["REDIS_URL"])
     broker_db = int(cache_url.path.strip("/") or 0) + 1
