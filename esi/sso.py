@@ -427,6 +427,7 @@ class AccessTokenClaims:
 
 
 def _fetch_jwks() -> dict[str, Any]:
+    """Download the key set and keep its usable keys in the cache (see :func:`get_jwks`)."""
     try:
         response = requests.get(
             app_settings.sso_jwks_url(), headers={"User-Agent": user_agent()}, timeout=_timeout()
@@ -437,17 +438,52 @@ def _fetch_jwks() -> dict[str, Any]:
         raise SSOUnavailableError(f"Could not fetch EVE SSO's JWKS: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise TokenVerificationError("jwks", "EVE SSO's JWKS has no 'keys' list")
+    usable = [entry for entry in data["keys"] if _usable(entry)]
+    if not usable:
+        # Cached, such a set would fail every login until it expired.
+        raise TokenVerificationError("jwks", "EVE SSO's JWKS has no usable RS256 or ES256 key")
+    data = {**data, "keys": usable}
     cache.set(_JWKS_CACHE_KEY, data, int(app_settings.ESI_SSO_JWKS_CACHE_TIMEOUT))
     return data
 
 
+def _usable(entry: Any) -> bool:
+    """Whether a JWKS entry is a key that can verify an EVE SSO signature: a JSON object
+    with a ``kid`` that PyJWT loads as an RS256 or ES256 public key. One malformed entry is
+    logged and left out; the others still serve (RFC 7517 section 5: a set's consumers
+    ignore the keys they cannot use)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
+        logger.warning("EVE SSO's JWKS holds an entry without a kid; ignoring it")
+        return False
+    fitting = [alg for alg in ALLOWED_ALGORITHMS if _fits(entry, alg)]
+    for alg in fitting:
+        if _try_load(entry, alg) is not None:
+            return True
+    if fitting:
+        logger.warning("EVE SSO's JWKS key %r cannot be loaded; ignoring it", entry["kid"])
+    return False
+
+
+def _try_load(entry: dict[str, Any], alg: str) -> jwt.PyJWK | None:
+    """The key of a JWKS entry for ``alg``, or ``None`` if PyJWT cannot build it (a
+    malformed modulus, a point off the curve, a member of the wrong type, ...)."""
+    import jwt
+
+    try:
+        key = _load_key(json.dumps(entry, sort_keys=True), alg)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    return key
+
+
 def get_jwks(force_refresh: bool = False) -> dict[str, Any]:
-    """EVE SSO's JSON Web Key Set, cached in the Django cache for
-    ``ESI_SSO_JWKS_CACHE_TIMEOUT`` seconds.
+    """EVE SSO's JSON Web Key Set, ``{"keys": [JWK, ...], ...}``, cached in the Django cache
+    for ``ESI_SSO_JWKS_CACHE_TIMEOUT`` seconds. Only the keys that can verify a signature
+    (RS256 or ES256 keys PyJWT can load) are kept; a set without one is never cached.
 
     Raises:
         SSOUnavailableError: the JWKS could not be downloaded.
-        TokenVerificationError: the download is not a JWKS.
+        TokenVerificationError: the download is not a JWKS, or holds no usable key.
     """
     if not force_refresh:
         cached = cache.get(_JWKS_CACHE_KEY)
@@ -485,15 +521,13 @@ def _fits(entry: dict[str, Any], alg: str) -> bool:
 
 
 def _find_key(jwks: dict[str, Any], kid: str, alg: str) -> jwt.PyJWK | None:
-    """The key with ``kid`` that fits ``alg`` (see :func:`_fits`), or ``None``."""
-    import jwt
-
+    """The first key with ``kid`` that fits ``alg`` (see :func:`_fits`) and loads, or
+    ``None``; entries that do not load are skipped."""
     for entry in jwks.get("keys", []):
         if isinstance(entry, dict) and entry.get("kid") == kid and _fits(entry, alg):
-            try:
-                return _load_key(json.dumps(entry, sort_keys=True), alg)
-            except jwt.PyJWKError as exc:
-                raise TokenVerificationError("jwks", f"Unusable key {kid!r}: {exc}") from exc
+            key = _try_load(entry, alg)
+            if key is not None:
+                return key
     return None
 
 
