@@ -13,6 +13,9 @@ Each check has a stable id listed in ``docs/checks.rst``:
 - ``esi.E005``: an ``ESI_SCHEDULES`` entry uses cron while django-q2 evaluates cron in a
   time zone other than UTC. (``esi.W003`` said so as a warning before 0.1.0; it is retired,
   not reused.)
+- ``esi.W004``: a cache this package keeps shared state in does not answer (Redis down):
+  ESI responses are not cached, EVE SSO's keys are downloaded for every verification, and
+  the budgets are each process's own.
 """
 
 from __future__ import annotations
@@ -138,4 +141,24 @@ def check_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             hint='Set Q_CLUSTER["time_zone"] = "UTC", or use {"minutes": N} (aligned to UTC).',
             id="esi.E005",
         )
+    ]
+
+
+@register(Tags.caches)
+def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.W004: one read from each cache the package uses (see
+    :func:`esi.http.guard.outages`)."""
+    from .http import guard
+
+    return [
+        Warning(
+            f"The cache {outage.alias!r} ({', '.join(outage.purposes)}) does not answer: {outage.error}",
+            hint=(
+                "ESI calls and logins go on without it: ESI responses are not cached, EVE SSO's "
+                "keys are downloaded for every verification, and each process keeps its own ESI "
+                "budgets. Start the cache server, or correct its entry in CACHES."
+            ),
+            id="esi.W004",
+        )
+        for outage in guard.outages()
     ]

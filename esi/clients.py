@@ -34,26 +34,25 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from . import __version__, app_settings, required_scopes
 from ._json import loads
 from .errors import (
     ESIResponseDecodeError,
-    HTTPNotModified,
+    ESITooManyPagesError,
     IncompleteResponseError,
     MissingScopesError,
 )
-from .http import cache as response_cache
-from .http import stats, transport
+from .http import transport
 from .http.transport import EsiResponse
 from .openapi import DecodeError, EsiSpec, Operation, SpecError
 from .openapi.bravado_lock import BRAVADO_LOCK
@@ -69,6 +68,10 @@ _pages_executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
+#: The name prefix of the page pool's threads.
+_PAGE_THREADS = "esi-pages"
+
+
 def _executor() -> ThreadPoolExecutor:
     """One pool per process for fetching pages 2..N (bounded by ``ESI_PAGE_CONCURRENCY``)."""
     global _pages_executor
@@ -76,7 +79,7 @@ def _executor() -> ThreadPoolExecutor:
         with _executor_lock:
             if _pages_executor is None:
                 _pages_executor = ThreadPoolExecutor(
-                    max_workers=int(app_settings.ESI_PAGE_CONCURRENCY), thread_name_prefix="esi-pages"
+                    max_workers=int(app_settings.ESI_PAGE_CONCURRENCY), thread_name_prefix=_PAGE_THREADS
                 )
     return _pages_executor
 
@@ -268,7 +271,11 @@ OperationCaller.__doc__ = _OperationDoc(OperationCaller.__doc__ or "")  # type: 
 @dataclass
 class _Auth:
     header: str | None
-    owner: str | None
+    #: Keys the response cache: ``"public"``, ``"character:<id>"`` once the character is
+    #: verified, ``None`` (never cached) for a token nobody verified.
+    identity: str | None
+    #: The character's rate-limit bucket (the claimed one for an unverified token string:
+    #: ESI buckets by the character it finds in a genuine token).
     character_id: int | None
 
 
@@ -396,14 +403,16 @@ class EsiRequest:
         """Every page of the result, combined into one list.
 
         ``X-Pages`` operations: pages 2..N are fetched concurrently (at most
-        ``ESI_PAGE_CONCURRENCY`` at once); if their ``Last-Modified`` disagree (the data
-        changed mid-walk) the walk is made once more. Cursor operations (``before`` /
+        ``ESI_PAGE_CONCURRENCY`` at once, none more after the first failure, and at most
+        ``ESI_MAX_PAGES`` in all); if their ``Last-Modified`` disagree (the data changed
+        mid-walk) the walk is made once more. Cursor operations (``before`` /
         ``after``): every record, oldest first. ``from_id`` operations: walked until no new
         records. Other operations: as :meth:`result`.
 
         Raises:
             IncompleteResponseError: pages still disagree on a second walk (rather than
                 silently returning partial or mixed data). Otherwise as :meth:`result`.
+            ESITooManyPagesError: ``X-Pages`` announced more than ``ESI_MAX_PAGES``.
         """
         options = _CallOptions.take(extra, ignore_cache)
         style = self.operation.pagination
@@ -463,7 +472,7 @@ class EsiRequest:
         if token is None:
             if op.scopes:
                 raise MissingScopesError(op.name, list(op.scopes))
-            return _Auth(None, None, None)
+            return _Auth(None, "public", None)
         from .models import Token
 
         if isinstance(token, Token):
@@ -476,20 +485,24 @@ class EsiRequest:
                 if missing:
                     raise MissingScopesError(op.name, missing)
             access = token.valid_access_token()
+            # A stored token's JWT was verified when EVE SSO issued it.
             return _Auth(f"Bearer {access}", f"character:{token.character_id}", token.character_id)
         if isinstance(token, str):
             claims = _unverified_claims(token)
-            character_id = None
+            claimed = None
             if claims is not None:
+                # Unverified claims only fail a call early for a missing scope and pick the
+                # rate-limit bucket; ESI verifies the token itself.
                 scopes = claims.get("scp", [])
                 scopes = [scopes] if isinstance(scopes, str) else list(scopes or [])
                 missing = [s for s in op.scopes if s not in scopes]
                 if missing:
                     raise MissingScopesError(op.name, missing)
                 sub = str(claims.get("sub", "")).rsplit(":", 1)[-1]
-                character_id = int(sub) if sub.isdigit() else None
-            owner = f"character:{character_id}" if character_id else "token:" + _fingerprint(token)
-            return _Auth(f"Bearer {token}", owner, character_id)
+                claimed = int(sub) if sub.isascii() and sub.isdigit() and len(sub) < 20 else None
+            verified = _verified_character(token)
+            identity = None if verified is None else f"character:{verified}"
+            return _Auth(f"Bearer {token}", identity, verified or claimed)
         raise TypeError(f"token must be an esi.models.Token or an access token string, not {type(token).__name__}")
 
     def _headers(self, prepared: Any, language: str | None, auth: _Auth) -> tuple[dict[str, str], list[tuple[str, str]], str | None]:
@@ -544,48 +557,21 @@ class EsiRequest:
         headers, query, language = self._headers(prepared, language, auth)
         if if_modified_since:
             headers["If-Modified-Since"] = if_modified_since
-        url = self._url(prepared)
-        method = prepared.method
-        cacheable = app_settings.ESI_CACHE_RESPONSE and method in ("GET", "POST")
-        key = entry = None
-        if cacheable:
-            key = response_cache.cache_key(method, url, query, prepared.body, language, auth.owner)
-            entry = response_cache.get(key)
-            if entry is not None and not ignore_cache and entry["expires"] > time.time():
-                stats.record_response(status=entry["status"], operation=op.name, from_cache=True, elapsed=0.0)
-                response = EsiResponse(entry["status"], CaseInsensitiveDict(entry["headers"]), entry["body"], from_cache=True)
-                return self._decode(response), response
-            if entry is not None and entry.get("etag") and use_etag and not ignore_cache:
-                headers["If-None-Match"] = entry["etag"]
-        rate_limit = op.rate_limit or {}
-        response = transport.send(
-            method,
-            url,
-            query=query,
-            headers=headers,
-            body=prepared.body,
+        request = transport.Request(
+            prepared.method, self._url(prepared), query, headers, prepared.body, auth.identity, auth.character_id
+        )
+        return transport.fetch(
+            request,
+            self._decode,
+            operation=op.name,
+            group=(op.rate_limit or {}).get("group"),
+            cache_age=op.cache_age,
             timeout=_timeout(timeout),
             retries=retries,
-            group=rate_limit.get("group"),
-            character_id=auth.character_id,
-            operation=op.name,
+            use_cache=not ignore_cache,
+            use_etag=use_etag,
+            store=store,
         )
-        now = time.time()
-        if response.status_code == 304 and entry is not None and key is not None:
-            if store:
-                expires = response_cache.expires_at(response.headers, op.cache_age, now)
-                entry = response_cache.renew(key, entry, response.headers, expires)
-            response = EsiResponse(
-                entry["status"], CaseInsensitiveDict({**entry["headers"], **response.headers}), entry["body"], not_modified=True
-            )
-        elif response.status_code == 304:
-            # Only an If-Modified-Since of the caller's (result(last_modified=...)) earns a
-            # 304 with nothing stored to answer from; django-esi 10 raises the same.
-            raise HTTPNotModified(304, response.headers, "", operation=op.name)
-        elif store and cacheable and key is not None and response.status_code < 300:
-            expires = response_cache.expires_at(response.headers, None, now)
-            response_cache.store(key, response.status_code, response.headers, response.content, expires)
-        return self._decode(response), response
 
     def _decode(self, response: EsiResponse) -> Any:
         if app_settings.ESI_VALIDATE_RESPONSES and response.content.strip():
@@ -615,23 +601,60 @@ class EsiRequest:
     def _all_pages(self, kwargs: dict[str, Any], ignore_cache: bool) -> tuple[Any, EsiResponse]:
         for walk in range(2):
             first_data, first = self._fetch(self._prepare_extra({"page": 1}), **kwargs, ignore_cache=ignore_cache)
-            try:
-                pages = int(first.headers.get("X-Pages", "1"))
-            except ValueError:
-                pages = 1
-            results: list[tuple[Any, EsiResponse]] = [(first_data, first)]
-            if pages > 1:
-                futures = [
-                    _executor().submit(self._fetch, self._prepare_extra({"page": n}), **kwargs, ignore_cache=ignore_cache)
-                    for n in range(2, pages + 1)
-                ]
-                results.extend(f.result() for f in futures)
+            pages = _x_pages(first.headers.get("X-Pages"))
+            limit = int(app_settings.ESI_MAX_PAGES)
+            if pages > limit:
+                raise ESITooManyPagesError(
+                    f"{self.operation.name}: ESI announced {pages} pages (X-Pages), more than "
+                    f"ESI_MAX_PAGES ({limit}); only the first was fetched",
+                    pages,
+                    limit,
+                )
+            results = [(first_data, first), *self._pages(range(2, pages + 1), kwargs, ignore_cache)]
             stamps = {r.headers.get("Last-Modified") for _, r in results}
             if len(stamps) <= 1:
                 return _combine([data for data, _ in results]), first
             logger.info("%s: pages changed during the walk (%s); walking again", self.operation.name, stamps)
             ignore_cache = True
         raise IncompleteResponseError(f"{self.operation.name}: pages kept changing while they were fetched")
+
+    def _pages(self, numbers: Iterable[int], kwargs: dict[str, Any], ignore_cache: bool) -> list[tuple[Any, EsiResponse]]:
+        """Fetch pages ``numbers``, at most ``ESI_PAGE_CONCURRENCY`` at a time, in order.
+
+        On the first failure no further page is sent: the pages in flight finish (their
+        answers are dropped) and the failure is raised, so that an ``X-Pages`` larger than
+        the real number of pages costs a handful of errors, not one per page announced.
+        On a thread of the page pool itself (``results_localized``), the pages are fetched
+        one after another: waiting there for the pool's other threads could wait forever.
+        """
+        def fetch(number: int) -> tuple[Any, EsiResponse]:
+            return self._fetch(self._prepare_extra({"page": number}), **kwargs, ignore_cache=ignore_cache)
+
+        pending = iter(numbers)
+        if threading.current_thread().name.startswith(_PAGE_THREADS):
+            return [fetch(number) for number in pending]
+        window = max(1, int(app_settings.ESI_PAGE_CONCURRENCY))
+        answers: dict[int, tuple[Any, EsiResponse]] = {}
+        running: dict[Future[tuple[Any, EsiResponse]], int] = {}
+        failure: BaseException | None = None
+        while True:
+            while failure is None and len(running) < window:
+                number = next(pending, None)
+                if number is None:
+                    break
+                running[_executor().submit(fetch, number)] = number
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                number = running.pop(future)
+                try:
+                    answers[number] = future.result()
+                except BaseException as exc:  # raised below, once the pages in flight are done
+                    failure = failure or exc
+        if failure is not None:
+            raise failure
+        return [answers[number] for number in sorted(answers)]
 
     def _cursor_walk(self, kwargs: dict[str, Any], ignore_cache: bool) -> tuple[Any, EsiResponse]:
         """Newest page first, then ``before`` cursors until an empty page (CCP
@@ -668,6 +691,15 @@ class EsiRequest:
             records.extend(new)
             data = new
         return records, first
+
+
+def _x_pages(value: str | None) -> int:
+    """The page count an ``X-Pages`` header announces: 1 when it is absent or not a
+    positive whole number (``"-5"``, ``"1e3"``, ``"abc"``)."""
+    text = (value or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return max(1, int(text))
+    return 1
 
 
 def _combine(pages: list[Any]) -> Any:
@@ -714,10 +746,40 @@ def _unverified_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-def _fingerprint(token: str) -> str:
+#: Access token strings verified lately: SHA-256 of the token -> (character ID, expiry in
+#: epoch seconds). Verifying a JWT costs a signature check; a token is used for many calls.
+_verified: OrderedDict[str, tuple[int, float]] = OrderedDict()
+_verified_lock = threading.Lock()
+_VERIFIED_KEPT = 1024
+
+
+def _verified_character(token: str) -> int | None:
+    """The character of an access token string, once its JWT is verified against EVE
+    SSO's keys (:func:`esi.sso.verify_access_token`); ``None`` for a token that does not
+    verify (forged, expired, another application's) or while the key set cannot be
+    fetched. Only a verified character may key private answers in the response cache."""
     import hashlib
 
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
+    from . import sso
+    from .errors import SSOUnavailableError, TokenVerificationError
+
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    now = time.time()
+    with _verified_lock:
+        known = _verified.get(digest)
+        if known is not None and known[1] > now:
+            _verified.move_to_end(digest)
+            return known[0]
+    try:
+        claims = sso.verify_access_token(token)
+    except (TokenVerificationError, SSOUnavailableError) as exc:
+        logger.debug("Access token string not verified (%s): its answers are not cached", exc)
+        return None
+    with _verified_lock:
+        _verified[digest] = (claims.character_id, claims.expires_at)
+        while len(_verified) > _VERIFIED_KEPT:
+            _verified.popitem(last=False)
+    return claims.character_id
 
 
 class EsiClientProvider:
@@ -883,10 +945,11 @@ def _after_fork() -> None:
     """The page pool's threads do not exist in a forked child: a child that submitted to
     the parent's pool would wait forever. Start the child without one, and without locks
     another thread held at fork time."""
-    global _pages_executor, _executor_lock, _specs_lock
+    global _pages_executor, _executor_lock, _specs_lock, _verified_lock
     _pages_executor = None
     _executor_lock = threading.Lock()
     _specs_lock = threading.Lock()
+    _verified_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork)

@@ -320,7 +320,27 @@ class ESIResponseDecodeError(IncompleteResponseError):
 
 
 class ESIConnectionError(IncompleteResponseError):
-    """ESI could not be reached (connection refused or dropped, timeout) after retries."""
+    """ESI could not be reached (connection refused or dropped, timeout) after retries, or
+    gave no complete answer within ``ESI_REQUESTS_TOTAL_TIMEOUT``."""
+
+
+class ESIResponseTooLargeError(IncompleteResponseError):
+    """An ESI answer was larger than ``ESI_MAX_RESPONSE_BYTES``; it was not read to the end
+    (nor retried). ``limit`` is that setting, in bytes."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+
+class ESITooManyPagesError(IncompleteResponseError):
+    """An ``X-Pages`` result announced more pages than ``ESI_MAX_PAGES``; only the first
+    page was fetched. ``pages`` is what ESI announced, ``limit`` the setting."""
+
+    def __init__(self, message: str, pages: int, limit: int) -> None:
+        self.pages = pages
+        self.limit = limit
+        super().__init__(message)
 
 
 class MissingScopesError(TokenError):

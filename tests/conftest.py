@@ -8,11 +8,12 @@ pytest_plugins = ["esi.emulator.pytest_plugin"]
 def _clear_cache():
     """A clean cache and clean ESI budgets for every test: a 420 seen by one test must not
     hold the next one's requests."""
-    from esi.http import budgets, stats
+    from esi.http import budgets, guard, stats
 
     cache.clear()
     budgets.reset()
     stats.reset()
+    guard.reset()
     yield
     budgets.reset()
     stats.reset()

@@ -100,3 +100,22 @@ def test_invalid_schedules_are_an_error(settings, value, text):
     messages = check_schedules()
     assert ids(messages) == ["esi.E004"] and isinstance(messages[0], Error)
     assert text in messages[0].msg
+
+
+def test_a_cache_that_does_not_answer_is_a_warning(settings):
+    from esi.checks import check_caches
+
+    assert check_caches() == []
+    settings.CACHES = {
+        **settings.CACHES,
+        # Nothing listens on port 1: every operation is refused, as with Redis stopped.
+        "down": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    settings.ESI_RESPONSE_CACHE_ALIAS = "down"
+    settings.ESI_REFRESH_JOURNAL_CACHE_ALIAS = "down"
+    messages = check_caches()
+    assert ids(messages) == ["esi.W004"] and isinstance(messages[0], Warning)
+    assert "'down' (ESI responses, the refresh journal) does not answer: ConnectionError" in messages[0].msg
+    assert "budgets" in messages[0].hint
+    settings.ESI_RESPONSE_CACHE_ALIAS = "no-such-alias"  # esi.E008's business, not this check's
+    assert ids(check_caches()) == ["esi.W004"]
