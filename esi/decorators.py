@@ -8,6 +8,11 @@
 through EVE SSO. A user can only ever be handed their own tokens (or the token their own
 SSO login just produced): posting another user's token id, or an ownerless token's, fails.
 Each decorator registers its scopes with :mod:`esi.required_scopes` when it decorates a view.
+
+Expired tokens are refreshed before they are offered, with EVE SSO given
+``ESI_SSO_VIEW_TIMEOUT`` seconds in all and tokens backing off after a failed refresh left
+alone (:meth:`~esi.managers.TokenQueryset.require_valid`), so a hanging EVE SSO costs a page
+a few seconds once, not a read timeout per token on every page.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
-from . import required_scopes
+from . import required_scopes, sso
 from .models import CallbackRedirect, Token
 
 logger = logging.getLogger(__name__)
@@ -58,12 +63,9 @@ def _selected_token(request: HttpRequest, scopes: Any) -> Token | None:
     raw = request.POST.get("_token", "")
     if not raw.isdigit():
         return None
-    return (
-        Token.objects.filter(pk=int(raw), user__pk=request.user.pk)
-        .require_scopes(scopes)
-        .require_valid()
-        .first()
-    )
+    with sso.view_deadline():
+        valid = Token.objects.filter(pk=int(raw), user__pk=request.user.pk).require_scopes(scopes).require_valid()
+    return valid.first()
 
 
 def _register(scopes: Any, view_func: View) -> None:
@@ -97,11 +99,8 @@ def tokens_required(scopes: Any = "", new: bool = False) -> Callable[[View], Vie
             if not new:
                 if not request.user.is_authenticated:
                     return redirect_to_login(request.get_full_path())
-                tokens = (
-                    Token.objects.filter(user__pk=request.user.pk)
-                    .require_scopes(scopes)
-                    .require_valid()
-                )
+                with sso.view_deadline():
+                    tokens = Token.objects.filter(user__pk=request.user.pk).require_scopes(scopes).require_valid()
                 if tokens.exists():
                     return view_func(request, tokens, *args, **kwargs)
             return _sso(request, scopes)
@@ -135,12 +134,9 @@ def token_required(scopes: Any = "", new: bool = False) -> Callable[[View], View
                 if token is not None:
                     return view_func(request, token, *args, **kwargs)
             if not new and request.user.is_authenticated:
-                if (
-                    Token.objects.filter(user__pk=request.user.pk)
-                    .require_scopes(scopes)
-                    .require_valid()
-                    .exists()
-                ):
+                with sso.view_deadline():
+                    valid = Token.objects.filter(user__pk=request.user.pk).require_scopes(scopes).require_valid()
+                if valid.exists():
                     from .views import select_token
 
                     return select_token(request, scopes=scopes, new=new)

@@ -53,7 +53,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import app_settings, sso
-from .errors import DjangoEsiException, NotRefreshableTokenError, TokenInvalidError
+from .http import deadline as http_deadline
+from .errors import DjangoEsiException, NotRefreshableTokenError, SSOUnavailableError, TokenInvalidError
 from .models import EXPIRY_LEEWAY, Token
 from .signals import token_deleted, token_refresh_failed, token_refreshed
 
@@ -361,7 +362,9 @@ def _settle(token: Token, exchange: _Exchange, delete_invalid: bool) -> tuple[Re
 
 
 def _triage(token: Token | None, token_id: int, force: bool) -> RefreshResult | None:
-    """The result for a token that needs no SSO call, or ``None`` if it needs one."""
+    """The result for a token that needs no SSO call, or ``None`` if it needs one. Without
+    ``force``, a token backing off after a transient failure is skipped (its error an
+    ``SSOUnavailableError`` with the seconds left in ``retry_after``)."""
     if token is None:
         return RefreshResult(token_id, Outcome.MISSING)
     if not force and not token.expired:
@@ -370,6 +373,15 @@ def _triage(token: Token | None, token_id: int, force: bool) -> RefreshResult | 
         return RefreshResult(
             token_id, Outcome.NOT_REFRESHABLE, token, reason="not_refreshable", error=NotRefreshableTokenError()
         )
+    backoff_until = token.refresh_backoff_until
+    if not force and backoff_until is not None and backoff_until > timezone.now():
+        left = (backoff_until - timezone.now()).total_seconds()
+        error = SSOUnavailableError(
+            f"EVE SSO failed to refresh this token recently ({token.last_refresh_error}); "
+            f"not trying again for {left:.0f} s",
+            retry_after=left,
+        )
+        return RefreshResult(token_id, Outcome.SKIPPED, token, error=error)
     return None
 
 
@@ -384,9 +396,11 @@ def refresh_one(
 
     Args:
         token_id: the ``Token`` primary key.
-        force: refresh even if the access token has not expired (an explicit request).
-            Without it a token found fresh under the lock (another worker refreshed it) is
-            returned as ``FRESH`` without asking SSO.
+        force: refresh even if the access token has not expired, or while the token backs
+            off after a transient failure (an explicit request). Without it a token found
+            fresh under the lock (another worker refreshed it) is returned as ``FRESH``,
+            and one backing off as ``SKIPPED`` with an ``SSOUnavailableError``, without
+            asking SSO.
         delete_invalid: delete the token when the grant is gone (else ``INVALID``).
         attempts: SSO attempts on transient trouble (default ``ESI_SSO_MAX_RETRIES``).
 
@@ -570,7 +584,10 @@ def refresh_many(
 
     Args:
         time_limit: seconds after which no new refresh starts (default: see
-            ``ESI_REFRESH_TIME_LIMIT``); ``None`` or 0 for none.
+            ``ESI_REFRESH_TIME_LIMIT``); ``None`` or 0 for none. Inside a
+            :func:`esi.http.deadline.limit` block (a view's
+            :func:`esi.sso.view_deadline`), the run also stops starting refreshes at the
+            block's deadline, and the EVE SSO exchanges in flight are cut there.
 
     Returns:
         A :class:`RunSummary`; tokens not attempted after the circuit breaker tripped or the
@@ -580,6 +597,11 @@ def refresh_many(
     summary = RunSummary(total=len(ids))
     started = time.monotonic()
     limit = _default_time_limit() if time_limit is None else (float(time_limit) or None)
+    # Inside a deadline.limit block (a view: esi.sso.view_deadline) the run ends with it,
+    # and the threads below carry it, as it belongs to this thread only.
+    outer = http_deadline.remaining()
+    if outer is not None:
+        limit = outer if limit is None else min(limit, outer)
     deadline = None if limit is None else started + limit
     breaker = _Breaker()
     lock = threading.Lock()
@@ -626,7 +648,11 @@ def refresh_many(
                 if stopping():
                     return _Exchange("skipped")
             try:
-                exchange = _exchange(token, 1)
+                if outer is None:
+                    exchange = _exchange(token, 1)
+                else:
+                    with http_deadline.limit(started + outer - time.monotonic()):
+                        exchange = _exchange(token, 1)
             finally:
                 # No database work happens here, but a database cache backend (the journal,
                 # the key set) would open a connection in this pool thread.
