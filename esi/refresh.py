@@ -17,8 +17,13 @@ Rules (CCP "SSO: Refreshing tokens", and allianceauth/allianceauth#1007 for what
   same write as the outcome. If that row write is lost (a caller's outer transaction
   rolled back, the database failed, the process died before the commit), the next refresh
   meets ``invalid_grant`` for the spent token, finds the newer one in the journal and
-  spends that instead of deleting the token. A JWT that cannot be verified yet still has
-  its refresh token stored; the token is marked expired and verified on the next refresh.
+  spends that instead of deleting the token. When that refresh's write is lost too, the
+  entry grows into a chain (every refresh token spent since the last committed write leads
+  to the newest), so any number of lost writes in a row is recovered. A JWT that cannot be
+  verified yet still has its refresh token stored; the token is marked expired and
+  verified on the next refresh. What no journal can recover: a refresh token EVE SSO
+  rotated while its answer never arrived (the process killed, or the exchange cut, while
+  the request was at EVE SSO); see the docs' operations guide.
 - Background runs make one SSO attempt per token while holding its lock (the token's
   back-off is their retry), stop when most recent refreshes fail transiently or SSO
   answers 429 (a circuit breaker), and stop starting refreshes at a time limit, so a sick
@@ -216,16 +221,51 @@ def _journal() -> Any:
     return caches[app_settings.ESI_REFRESH_JOURNAL_CACHE_ALIAS]
 
 
+#: Refresh tokens one journal entry remembers as spent. Each is a refresh whose row write
+#: was lost (a rolled-back transaction, a failed write, a killed worker) after the one
+#: before it was lost too; far beyond any real run of such failures.
+_JOURNAL_HOPS = 64
+
+
+def _journal_entry(token_id: int) -> tuple[list[str], str] | None:
+    """The journal entry of ``token_id`` as ``(digests of the spent refresh tokens, the
+    newest refresh token)``, or ``None``: absent, malformed, or the cache failing. An entry
+    of an earlier version, ``{"spent": digest, "new": token}``, reads as a chain of one."""
+    try:
+        entry = _journal().get(_journal_key(token_id))
+    except Exception:
+        logger.warning("Could not read the refresh journal for token %s", token_id, exc_info=True)
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("new"), str):
+        return None
+    spent = entry.get("spent")
+    if isinstance(spent, str):
+        spent = [spent]
+    if not isinstance(spent, list) or not spent or not all(isinstance(d, str) for d in spent):
+        return None
+    return spent, entry["new"]
+
+
 def _journal_record(token_id: int, spent: str, new: str) -> None:
-    """Remember that ``spent`` was exchanged for ``new`` until the row write commits."""
+    """Remember that ``spent`` was exchanged for ``new`` until the row write commits.
+
+    When ``spent`` came from the journal itself (the row write of the refresh that
+    produced it was lost too), the entry grows into a chain: every refresh token spent since
+    the last committed write leads to ``new``, so a row still holding any of them recovers
+    however many writes in a row were lost. Called while the token's row is locked.
+    """
     if new == spent:
         return
+    digest = _digest(spent)
+    chain = [digest]
+    known = _journal_entry(token_id)
+    if known is not None and (known[1] == spent or digest in known[0]):
+        chain = [*dict.fromkeys([*known[0], digest])]
+        if len(chain) > _JOURNAL_HOPS:
+            # The row holds the oldest unless one write committed and its clear failed.
+            chain = [chain[0], *chain[-(_JOURNAL_HOPS - 1) :]]
     try:
-        _journal().set(
-            _journal_key(token_id),
-            {"spent": _digest(spent), "new": new},
-            int(app_settings.ESI_REFRESH_JOURNAL_TIMEOUT),
-        )
+        _journal().set(_journal_key(token_id), {"spent": chain, "new": new}, int(app_settings.ESI_REFRESH_JOURNAL_TIMEOUT))
     except Exception:  # a cache outage must not stop the refresh; the row write follows
         logger.warning("Could not write the refresh journal for token %s", token_id, exc_info=True)
 
@@ -238,20 +278,14 @@ def _journal_clear(token_id: int) -> None:
 
 
 def _journal_newer(token: Token) -> str | None:
-    """The refresh token SSO gave in exchange for this token's stored one, if a lost row
-    write left it only in the journal."""
-    try:
-        entry = _journal().get(_journal_key(token.pk))
-    except Exception:
-        logger.warning("Could not read the refresh journal for token %s", token.pk, exc_info=True)
+    """The newest refresh token SSO gave in exchange for this token's stored one (directly,
+    or after further lost writes), if only the journal kept it."""
+    known = _journal_entry(token.pk)
+    if known is None:
         return None
-    if (
-        isinstance(entry, dict)
-        and entry.get("spent") == _digest(token.refresh_token or "")
-        and isinstance(entry.get("new"), str)
-        and entry["new"] != token.refresh_token
-    ):
-        return str(entry["new"])
+    chain, newest = known
+    if _digest(token.refresh_token or "") in chain and newest != token.refresh_token:
+        return newest
     return None
 
 
