@@ -195,6 +195,28 @@ class TestCache:
         assert len(esi_requests(emulator)) == 2
 
 
+class TestArrayParameters:
+    """ESI takes arrays in the query as comma-separated values (?contact_ids=1,2,3)."""
+
+    def test_arrays_are_sent_comma_separated(self, client, emulator):
+        contacts = make_token(emulator, ADA, ["esi-characters.write_contacts.v1"])
+        client.Contacts.delete_characters_character_id_contacts(
+            character_id=ADA, contact_ids=[90000002, 90000003], token=contacts
+        ).result()
+        mail = make_token(emulator, ADA, [MAIL])
+        client.Mail.get_characters_character_id_mail(character_id=ADA, labels=[1, 2, 3], token=mail).result()
+        sent = esi_requests(emulator)
+        assert sent[0].status == 204 and sent[0].query == {"contact_ids": ["90000002,90000003"]}
+        assert sent[1].status == 200 and sent[1].query["labels"] == ["1,2,3"]
+
+    def test_search_categories(self, client, emulator):
+        token = make_token(emulator, ADA, ["esi-search.search_structures.v1"])
+        client.Search.get_characters_character_id_search(
+            character_id=ADA, categories=["alliance", "character"], search="Ada", token=token
+        ).result()
+        assert esi_requests(emulator)[-1].query["categories"] == ["alliance,character"]
+
+
 class TestCacheKeys:
     """The response cache key is built from the request as sent, with the character only
     when it was verified."""
