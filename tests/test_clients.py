@@ -195,6 +195,25 @@ class TestCache:
         assert len(esi_requests(emulator)) == 2
 
 
+def test_one_of_answers_are_decoded(client, emulator):
+    """/sovereignty/systems (2026-08-04): a claim is one of three shapes, and an alliance
+    claim's date-time comes back as a datetime."""
+    claim = {
+        "alliance_id": 99000001, "corporation_id": 98000001, "claimed_since": "2026-02-23T12:00:00Z",
+        "is_capital_system": True, "development": {}, "sovereignty_hub": {},
+    }
+    emulator.esi.set_response(
+        "GetSovereigntySystems",
+        {"solar_systems": [
+            {"solar_system_id": 30000142, "claim": {"alliance": claim}},
+            {"solar_system_id": 30000143, "claim": {"unclaimed": True}},
+        ]},
+    )
+    systems = client.Sovereignty.get_sovereignty_systems().result()["solar_systems"]
+    assert systems[0]["claim"]["alliance"]["claimed_since"] == datetime.datetime(2026, 2, 23, 12, tzinfo=datetime.UTC)
+    assert systems[1]["claim"] == {"unclaimed": True}
+
+
 class TestArrayParameters:
     """ESI takes arrays in the query as comma-separated values (?contact_ids=1,2,3)."""
 
