@@ -406,8 +406,9 @@ class EsiRequest:
         ``ESI_PAGE_CONCURRENCY`` at once, none more after the first failure, and at most
         ``ESI_MAX_PAGES`` in all); if their ``Last-Modified`` disagree (the data changed
         mid-walk) the walk is made once more. Cursor operations (``before`` /
-        ``after``): every record, oldest first. ``from_id`` operations: walked until no new
-        records. Other operations: as :meth:`result`.
+        ``after``): every record once, oldest first (of a record found on two pages, the
+        newer copy). ``from_id`` operations: walked until no new records. Other operations:
+        as :meth:`result`.
 
         Raises:
             IncompleteResponseError: pages still disagree on a second walk (rather than
@@ -658,15 +659,26 @@ class EsiRequest:
 
     def _cursor_walk(self, kwargs: dict[str, Any], ignore_cache: bool) -> tuple[Any, EsiResponse]:
         """Newest page first, then ``before`` cursors until an empty page (CCP
-        "Cursor-based pagination"); records are returned oldest first."""
+        "Cursor-based pagination"); records are returned oldest first.
+
+        A record that changed during the walk comes again on an older page: CCP says to
+        keep the copy already held (the newer one) when walking with ``before``. Records are
+        told apart by ``id`` (every cursor route's records have one), else by content."""
         pages: list[list[Any]] = []
         data, first = self._fetch(self._prepared, **kwargs, ignore_cache=ignore_cache)
         seen: set[str] = set()
+        held: set[Any] = set()
         while True:
             records, cursor = _cursor_records(data)
             if not records:
                 break
-            pages.append(records)
+            page = []
+            for record in records:
+                key = _record_key(record)
+                if key not in held:
+                    held.add(key)
+                    page.append(record)
+            pages.append(page)
             before = (cursor or {}).get("before")
             if not before or before in seen:
                 break
@@ -718,6 +730,15 @@ def _cursor_records(data: Any) -> tuple[list[Any], dict[str, Any] | None]:
         if name != "cursor" and isinstance(value, list):
             return value, cursor
     return [], cursor
+
+
+def _record_key(record: Any) -> Any:
+    """What tells one record of a cursor walk from another: its ``id``, else its content."""
+    if isinstance(record, dict):
+        identifier = record.get("id")
+        if isinstance(identifier, (str, int)) and not isinstance(identifier, bool):
+            return ("id", identifier)
+    return ("content", json.dumps(record, sort_keys=True, default=str))
 
 
 def _id_field(operation: Operation, records: list[Any]) -> str | None:

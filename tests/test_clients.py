@@ -499,6 +499,18 @@ class TestPagination:
         befores = [r.query.get("before") for r in esi_requests(emulator)]
         assert befores[0] is None and all(befores[1:])
 
+    def test_a_record_on_two_cursor_pages_is_returned_once(self, client, emulator):
+        """It changed during the walk (or a page came from a cache): CCP says keep the copy
+        already held, the one on the newer page."""
+        pages = [
+            [{"id": "a", "name": "A"}, {"id": "b", "name": "B, older"}],
+            [{"id": "b", "name": "B, newer"}, {"id": "c", "name": "C"}],
+            [{"id": "d", "name": "D"}, {"id": "d", "name": "D"}],
+        ]
+        emulator.esi.set_response("GetFreelanceJobsListing", pages=pages)
+        jobs = client.Freelance_Jobs.get_freelance_jobs_listing().results()
+        assert [(j["id"], j["name"]) for j in jobs] == [("a", "A"), ("b", "B, newer"), ("c", "C"), ("d", "D")]
+
     def test_from_id_pages(self, client, emulator):
         scope = "esi-wallet.read_character_wallet.v1"
         token = make_token(emulator, ADA, [scope])
