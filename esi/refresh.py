@@ -246,24 +246,21 @@ def _journal_entry(token_id: int) -> tuple[list[str], str] | None:
     return spent, entry["new"]
 
 
-def _journal_record(token_id: int, spent: str, new: str) -> None:
+def _journal_record(token_id: int, spent: str, new: str, earlier: list[str] | None = None) -> None:
     """Remember that ``spent`` was exchanged for ``new`` until the row write commits.
 
-    When ``spent`` came from the journal itself (the row write of the refresh that
-    produced it was lost too), the entry grows into a chain: every refresh token spent since
-    the last committed write leads to ``new``, so a row still holding any of them recovers
-    however many writes in a row were lost. Called while the token's row is locked.
+    ``earlier`` is the chain of the journal entry ``spent`` was taken from, when the row
+    write of the refresh that produced it was lost too: the entry then grows, so that every
+    refresh token spent since the last committed write leads to ``new``, and a row still
+    holding any of them recovers however many writes in a row were lost. Nothing is read
+    here: this write comes first after EVE SSO answers, and should be quick.
     """
     if new == spent:
         return
-    digest = _digest(spent)
-    chain = [digest]
-    known = _journal_entry(token_id)
-    if known is not None and (known[1] == spent or digest in known[0]):
-        chain = [*dict.fromkeys([*known[0], digest])]
-        if len(chain) > _JOURNAL_HOPS:
-            # The row holds the oldest unless one write committed and its clear failed.
-            chain = [chain[0], *chain[-(_JOURNAL_HOPS - 1) :]]
+    chain = [*dict.fromkeys([*(earlier or []), _digest(spent)])]
+    if len(chain) > _JOURNAL_HOPS:
+        # The row holds the oldest unless one write committed and its clear failed.
+        chain = [chain[0], *chain[-(_JOURNAL_HOPS - 1) :]]
     try:
         _journal().set(_journal_key(token_id), {"spent": chain, "new": new}, int(app_settings.ESI_REFRESH_JOURNAL_TIMEOUT))
     except Exception:  # a cache outage must not stop the refresh; the row write follows
@@ -277,34 +274,37 @@ def _journal_clear(token_id: int) -> None:
         logger.warning("Could not clear the refresh journal for token %s", token_id, exc_info=True)
 
 
-def _journal_newer(token: Token) -> str | None:
-    """The newest refresh token SSO gave in exchange for this token's stored one (directly,
-    or after further lost writes), if only the journal kept it."""
+def _journal_newer(token: Token) -> tuple[list[str], str] | None:
+    """The journal entry that leads from this token's stored refresh token to a newer one
+    SSO gave (directly, or after further lost writes), if only the journal kept it, as
+    ``(chain, newest refresh token)``."""
     known = _journal_entry(token.pk)
     if known is None:
         return None
     chain, newest = known
     if _digest(token.refresh_token or "") in chain and newest != token.refresh_token:
-        return newest
+        return known
     return None
 
 
-def _spend(token: Token, attempts: int | None) -> dict[str, Any]:
+def _spend(token: Token, attempts: int | None) -> tuple[dict[str, Any], list[str] | None]:
     """Exchange the token's refresh token at EVE SSO, recovering a rotated refresh token
-    from the journal when the stored one was already spent."""
+    from the journal when the stored one was already spent. Returns SSO's answer and, after
+    a recovery, the chain of the journal entry the refresh token came from."""
     try:
-        return sso.refresh_access_token(token.refresh_token or "", attempts=attempts)
+        return sso.refresh_access_token(token.refresh_token or "", attempts=attempts), None
     except TokenInvalidError:
-        newer = _journal_newer(token)
-        if newer is None:
+        found = _journal_newer(token)
+        if found is None:
             raise
+    chain, newer = found
     logger.warning(
         "Token %s: the stored refresh token was already exchanged and the newer one was "
         "never saved (a rolled-back transaction or a crash); using the journal's",
         token.pk,
     )
     token.refresh_token = newer
-    return sso.refresh_access_token(newer, attempts=attempts)
+    return sso.refresh_access_token(newer, attempts=attempts), chain
 
 
 # --------------------------------------------------------------------------- one token
@@ -331,7 +331,7 @@ def _exchange(token: Token, attempts: int | None) -> _Exchange:
     in-memory ``token``. Safe to run in a worker thread: it touches no database."""
     spent = token.refresh_token
     try:
-        answer = _spend(token, attempts)
+        answer, earlier = _spend(token, attempts)
     except TokenInvalidError as exc:
         return _Exchange("gone", error=exc, reason=exc.reason or "invalid_grant")
     except Exception as exc:  # SSO unavailable, OAuth error, incomplete answer
@@ -341,7 +341,7 @@ def _exchange(token: Token, attempts: int | None) -> _Exchange:
     # The old refresh token may be dead now: the new one is written down before anything
     # else happens, and cleared from the journal once the row commits.
     new_refresh = answer.get("refresh_token") or token.refresh_token
-    _journal_record(token.pk, token.refresh_token or "", new_refresh or "")
+    _journal_record(token.pk, token.refresh_token or "", new_refresh or "", earlier)
     old_access, spent_now = token.access_token, token.refresh_token
     token.access_token = answer["access_token"]
     token.refresh_token = new_refresh
