@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -52,7 +53,7 @@ from .errors import (
     IncompleteResponseError,
     MissingScopesError,
 )
-from .http import transport
+from .http import deadline, transport
 from .http.transport import EsiResponse
 from .openapi import DecodeError, EsiSpec, Operation, SpecError
 from .openapi.bravado_lock import BRAVADO_LOCK
@@ -119,7 +120,10 @@ def _download_swagger(version: str) -> dict[str, Any]:
     if spec is None:
         url = f"{app_settings.esi_api_url()}/{version}/swagger.json"
         try:
-            answer = transport.session().get(url, timeout=_timeout(None), headers={"User-Agent": user_agent(None)})
+            with deadline.limit(float(app_settings.ESI_REQUESTS_TOTAL_TIMEOUT)):
+                answer = transport.session().get(
+                    url, timeout=transport.default_timeout(), headers={"User-Agent": user_agent(None)}
+                )
             answer.raise_for_status()
             spec = answer.json()
         except (requests.RequestException, ValueError) as exc:
@@ -144,12 +148,6 @@ def user_agent(app_info_text: str | None, app_url: str | None = None) -> str:
         parts.append(f"({comment})")
     parts.append(f"django-esi-ng/{__version__}")
     return " ".join(parts)
-
-
-def _timeout(value: Any) -> Any:
-    if value is not None:
-        return value
-    return (float(app_settings.ESI_REQUESTS_CONNECT_TIMEOUT), float(app_settings.ESI_REQUESTS_READ_TIMEOUT))
 
 
 @dataclass
@@ -565,9 +563,9 @@ class EsiRequest:
             request,
             self._decode,
             operation=op.name,
-            group=(op.rate_limit or {}).get("group"),
+            group=op.rate_limit_group,
             cache_age=op.cache_age,
-            timeout=_timeout(timeout),
+            timeout=timeout,
             retries=retries,
             use_cache=not ignore_cache,
             use_etag=use_etag,
@@ -707,11 +705,12 @@ class EsiRequest:
 
 def _x_pages(value: str | None) -> int:
     """The page count an ``X-Pages`` header announces: 1 when it is absent or not a
-    positive whole number (``"-5"``, ``"1e3"``, ``"abc"``)."""
+    positive whole number (``"-5"``, ``"1e3"``, ``"abc"``); a number too long to be one
+    counts as more pages than any limit."""
     text = (value or "").strip()
-    if text.isascii() and text.isdigit() and len(text) <= 9:
-        return max(1, int(text))
-    return 1
+    if not (text.isascii() and text.isdigit()):
+        return 1
+    return max(1, int(text)) if len(text) <= 18 else sys.maxsize
 
 
 def _combine(pages: list[Any]) -> Any:
@@ -767,11 +766,15 @@ def _unverified_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-#: Access token strings verified lately: SHA-256 of the token -> (character ID, expiry in
-#: epoch seconds). Verifying a JWT costs a signature check; a token is used for many calls.
-_verified: OrderedDict[str, tuple[int, float]] = OrderedDict()
+#: Access token strings verified lately: SHA-256 of the token -> (character ID, or
+#: ``None`` for one that did not verify, and until when that holds, epoch seconds).
+#: Verifying a JWT costs a signature check, or a key set download; a token serves many calls.
+_verified: OrderedDict[str, tuple[int | None, float]] = OrderedDict()
 _verified_lock = threading.Lock()
 _VERIFIED_KEPT = 1024
+#: Seconds a token string that did not verify is not tried again (the key set may have
+#: been unreachable: each try could wait for a download).
+_UNVERIFIED_FOR = 60.0
 
 
 def _verified_character(token: str) -> int | None:
@@ -791,16 +794,18 @@ def _verified_character(token: str) -> int | None:
         if known is not None and known[1] > now:
             _verified.move_to_end(digest)
             return known[0]
+    character: int | None
     try:
         claims = sso.verify_access_token(token)
+        character, until = claims.character_id, claims.expires_at
     except (TokenVerificationError, SSOUnavailableError) as exc:
         logger.debug("Access token string not verified (%s): its answers are not cached", exc)
-        return None
+        character, until = None, now + _UNVERIFIED_FOR
     with _verified_lock:
-        _verified[digest] = (claims.character_id, claims.expires_at)
+        _verified[digest] = (character, until)
         while len(_verified) > _VERIFIED_KEPT:
             _verified.popitem(last=False)
-    return claims.character_id
+    return character
 
 
 class EsiClientProvider:

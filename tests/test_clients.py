@@ -279,6 +279,16 @@ class TestCacheKeys:
             self.notifications(client, other).results()
         assert len(esi_requests(emulator)) == before + 2
 
+    def test_a_token_string_that_does_not_verify_is_not_tried_again_for_a_while(self, client, emulator):
+        """While EVE SSO's key set cannot be fetched, a call with a token string waits for
+        the download once, not on every call."""
+        access = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS])
+        emulator.faults.add("sso:jwks", status=503)
+        for _ in range(3):
+            self.notifications(client, access).result()
+        jwks_requests = [r for r in emulator.requests if r.path == "/oauth/jwks"]
+        assert len(jwks_requests) == 1 and len(esi_requests(emulator)) == 3
+
     def test_a_verified_token_string_shares_its_characters_entries(self, client, emulator):
         token = make_token(emulator, ADA, [NOTIFICATIONS])
         first = self.notifications(client, token).results()
@@ -463,7 +473,15 @@ class TestPagination:
         settings.ESI_MAX_PAGES = 6
         assert len(client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()) == 6
 
-    @pytest.mark.parametrize("x_pages", ["-5", "0", "1e3", "abc", "", "\u0664", "9" * 30])
+    def test_an_absurd_x_pages_is_more_than_the_limit(self, client, emulator):
+        emulator.esi.set_response(
+            "GetMarketsRegionIdOrders", pages=[market_orders(2, p) for p in range(3)], headers={"X-Pages": "9" * 30}
+        )
+        with pytest.raises(errors.ESITooManyPagesError):
+            client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()
+        assert len(esi_requests(emulator)) == 1
+
+    @pytest.mark.parametrize("x_pages", ["-5", "0", "1e3", "abc", "", "\u0664", "1 2"])
     def test_an_x_pages_that_is_not_a_page_count_means_one_page(self, client, emulator, x_pages):
         emulator.esi.set_response(
             "GetMarketsRegionIdOrders", pages=[market_orders(2, p) for p in range(3)], headers={"X-Pages": x_pages}

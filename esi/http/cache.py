@@ -20,6 +20,8 @@ from contextlib import AbstractContextManager
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from django.core.cache import caches
+
 from esi import app_settings
 
 from . import guard
@@ -52,19 +54,23 @@ def request_key(
     case-insensitive, order-insensitive), body, and ``identity``: ``"public"``, or
     ``"character:<id>"`` for a token whose character was verified, so one character's data
     is never served to another token."""
-    keyed = sorted(
-        (name.lower(), value) for name, value in headers.items() if name.lower() not in UNKEYED_HEADERS
-    )
+    # On the path of every call, cached or not: one list, one string, one hash. Header names
+    # hold no ":" and values no NUL (requests refuses control characters in them).
+    keyed = [f"{low}:{value}" for name, value in headers.items() if (low := name.lower()) not in UNKEYED_HEADERS]
+    keyed.sort()
     digest = hashlib.sha256(
-        "\0".join((method, url, repr(sorted(query)), repr(keyed), identity)).encode()
+        f"{method}\0{url}\0{sorted(query) if query else ''}\0{identity}\0{chr(0).join(keyed)}\0".encode()
     )
-    digest.update(b"\0")
-    digest.update(body or b"")
+    if body:
+        digest.update(body)
     return "esi:response:" + digest.hexdigest()
 
 
+_PURPOSE = "ESI responses"
+
+
 def _cache() -> AbstractContextManager[Any]:
-    return guard.guarded(app_settings.ESI_RESPONSE_CACHE_ALIAS, "ESI responses")
+    return guard.guarded(app_settings.ESI_RESPONSE_CACHE_ALIAS, _PURPOSE)
 
 
 def clear() -> None:
@@ -81,10 +87,13 @@ def clear() -> None:
 
 def get(key: str) -> dict[str, Any] | None:
     """The stored entry, fresh or stale, or ``None`` (also when the cache is down)."""
-    with _cache() as cache:
-        entry = cache.get(key)
-        return entry if isinstance(entry, dict) else None
-    return None
+    alias = app_settings.ESI_RESPONSE_CACHE_ALIAS
+    try:
+        entry = caches[alias].get(key)
+    except Exception as exc:  # the cache server: guarded inline, as this runs on every call
+        guard.report(alias, _PURPOSE, exc)
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def expires_at(headers: Any, default_age: int | None, now: float) -> float | None:

@@ -51,10 +51,12 @@ def guarded(alias: str, purpose: str) -> Iterator[BaseCache]:
     try:
         yield cache
     except Exception as exc:  # the cache server: any client library, any error
-        _report(alias, purpose, exc)
+        report(alias, purpose, exc)
 
 
-def _report(alias: str, purpose: str, exc: BaseException) -> None:
+def report(alias: str, purpose: str, exc: BaseException) -> None:
+    """Log a failure of the cache ``alias`` as :func:`guarded` does, for a single operation
+    guarded inline (the response cache's read, on the path of every ESI call)."""
     now = time.monotonic()
     with _lock:
         quiet = now - _warned_at.get(alias, -math.inf) < WARN_INTERVAL

@@ -167,6 +167,11 @@ def _wait_within(attempt: int, ends: float) -> bool:
     return True
 
 
+def default_timeout() -> tuple[float, float]:
+    """``(ESI_REQUESTS_CONNECT_TIMEOUT, ESI_REQUESTS_READ_TIMEOUT)``, in seconds."""
+    return float(app_settings.ESI_REQUESTS_CONNECT_TIMEOUT), float(app_settings.ESI_REQUESTS_READ_TIMEOUT)
+
+
 def _total_timeout(timeout: Any) -> float:
     """The call's total deadline in seconds: ``ESI_REQUESTS_TOTAL_TIMEOUT``, but never less
     than one attempt's own connect plus read timeout, so a caller's longer ``timeout=`` is
@@ -203,9 +208,10 @@ def send(
 ) -> EsiResponse:
     """Send one request through the budget gate, retrying per the module's rules.
 
-    ``timeout`` is seconds or ``(connect, read)`` for each attempt; the call as a whole
-    gets ``ESI_REQUESTS_TOTAL_TIMEOUT`` seconds (at least one attempt's connect plus read
-    timeout), not counting waits at the budget gate.
+    ``timeout`` is seconds or ``(connect, read)`` for each attempt (``None``:
+    ``ESI_REQUESTS_CONNECT_TIMEOUT`` and ``ESI_REQUESTS_READ_TIMEOUT``); the call as a
+    whole gets ``ESI_REQUESTS_TOTAL_TIMEOUT`` seconds (at least one attempt's connect plus
+    read timeout), not counting waits at the budget gate.
 
     Returns:
         The response (2xx or 304).
@@ -217,6 +223,8 @@ def send(
         ESIResponseTooLargeError: the body is larger than ``ESI_MAX_RESPONSE_BYTES``.
         ESIErrorLimitException / ESIBucketLimitException: the budget gate refused to send.
     """
+    if timeout is None:
+        timeout = default_timeout()
     server_retries = int(app_settings.ESI_SERVER_ERROR_MAX_RETRIES if retries is None else retries)
     connection_retries = int(app_settings.ESI_CONNECTION_ERROR_MAX_RETRIES if retries is None else retries)
     limit = int(app_settings.ESI_MAX_RESPONSE_BYTES)
@@ -285,7 +293,7 @@ def send(
         raise http_error(status, answer.headers, content.decode("utf-8", errors="replace"), operation=operation)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Request:
     """An ESI request as it goes on the wire, and who sends it.
 
