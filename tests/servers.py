@@ -1,6 +1,7 @@
-"""Loopback HTTP servers that misbehave on purpose, for what the emulator will not do: answer
-a byte at a time (slowloris) or without end. Each accepts any number of connections and
-hands each one to ``answer(connection, request_head)`` in a thread of its own."""
+"""Loopback HTTP servers that misbehave at the byte level, for what the emulator will not do:
+answers cut short or trickled a byte at a time (slowloris), bodies that are not what their
+headers say. Each connection is handed to ``handle(connection, server)`` in a thread of its
+own."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ import threading
 import time
 from collections.abc import Callable
 
-Answer = Callable[[socket.socket, bytes, "Server"], None]
+Handle = Callable[[socket.socket, "Server"], None]
 
 
 class Server:
-    """``answer`` is called with the connection, the request's head (request line and
-    headers; a body is left unread) and the server. ``heads`` keeps every head."""
+    """Counts the ``connections`` it accepted and the ``requests`` its handlers read (with
+    :meth:`read_head`); :attr:`url` is its base URL."""
 
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.heads: list[bytes] = []
+    def __init__(self, handle: Handle) -> None:
+        self.handle = handle
+        self.connections = 0
+        self.requests = 0
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         self._stop = threading.Event()
@@ -30,21 +32,26 @@ class Server:
                 connection, _ = self._socket.accept()
             except OSError:
                 return
-            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
+            self.connections += 1
+            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
 
-    def _handle(self, connection: socket.socket) -> None:
+    def _run(self, connection: socket.socket) -> None:
         with connection:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                head += chunk
-            self.heads.append(head)
             try:
-                self.answer(connection, head, self)
+                self.handle(connection, self)
             except OSError:  # the client hung up: what these tests provoke
                 pass
+
+    def read_head(self, reader: socket.SocketIO | object) -> bool:
+        """Read one request's line and headers from ``reader`` (``connection.makefile("rb")``);
+        ``False`` when the client closed the connection instead."""
+        line = reader.readline()  # type: ignore[attr-defined]
+        if not line:
+            return False
+        while reader.readline() not in (b"\r\n", b""):  # type: ignore[attr-defined]
+            pass
+        self.requests += 1
+        return True
 
     @property
     def stopped(self) -> bool:
@@ -61,19 +68,45 @@ class Server:
         self.close()
 
 
-def trickle(data: bytes, interval: float) -> Answer:
-    """Send ``data`` one byte every ``interval`` seconds (until the server is closed)."""
+def scripted(answers: list[bytes]) -> Handle:
+    """Answer each request, on any connection, with the next of ``answers`` (keeping the
+    connection open until an answer says ``Connection: close``)."""
+    remaining = list(answers)
 
-    def answer(connection: socket.socket, head: bytes, server: Server) -> None:
-        for byte in data:
+    def handle(connection: socket.socket, server: Server) -> None:
+        reader = connection.makefile("rb")
+        while remaining and server.read_head(reader):
+            answer = remaining.pop(0)
+            connection.sendall(answer)
+            if b"Connection: close" in answer:
+                return
+
+    return handle
+
+
+def trickle(data: bytes, interval: float, *, at_once: int = 0) -> Handle:
+    """Read one request, send the first ``at_once`` bytes of ``data``, then the rest one
+    byte every ``interval`` seconds (until the server is closed)."""
+
+    def handle(connection: socket.socket, server: Server) -> None:
+        if not server.read_head(connection.makefile("rb")):
+            return
+        connection.sendall(data[:at_once])
+        for byte in data[at_once:]:
             if server.stopped:
                 return
             connection.sendall(bytes([byte]))
             time.sleep(interval)
 
-    return answer
+    return handle
 
 
-def response(body: bytes, status: str = "200 OK", headers: str = "Content-Type: application/json\r\n") -> bytes:
-    """An HTTP/1.1 answer with ``Content-Length``."""
-    return f"HTTP/1.1 {status}\r\n{headers}Content-Length: {len(body)}\r\n\r\n".encode() + body
+def answer(body: bytes, *, length: int | None = None, extra: str = "", close: bool = False) -> bytes:
+    """An HTTP/1.1 200 with a JSON ``body`` (``length``: another ``Content-Length``)."""
+    head = (
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\n{extra}"
+        + ("Connection: close\r\n" if close else "")
+        + "\r\n"
+    )
+    return head.encode() + body

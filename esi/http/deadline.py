@@ -180,6 +180,8 @@ def _watchdog() -> _Watchdog:
 
 
 class _ArmedHTTPConnection(HTTPConnection):
+    """A connection put under its thread's deadline when it connects and when it sends."""
+
     def connect(self) -> None:
         _arm(self)
         super().connect()
@@ -189,14 +191,8 @@ class _ArmedHTTPConnection(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _ArmedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        _arm(self)
-        super().connect()
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _arm(self)
-        super().request(*args, **kwargs)
+class _ArmedHTTPSConnection(_ArmedHTTPConnection, HTTPSConnection):
+    """The same over TLS (``super()`` reaches ``HTTPSConnection``'s handshake first)."""
 
 
 class _HTTPPool(HTTPConnectionPool):
