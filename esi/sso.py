@@ -38,7 +38,6 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache
 from requests.adapters import HTTPAdapter
 
 from . import __version__, _json, app_settings
-from .http import deadline
 from .errors import (
     IncompleteResponseError,
     SSOOAuthError,
@@ -46,6 +45,7 @@ from .errors import (
     TokenInvalidError,
     TokenVerificationError,
 )
+from .http import deadline, guard
 
 if TYPE_CHECKING:
     import jwt
@@ -521,8 +521,6 @@ def get_jwks(force_refresh: bool = False) -> dict[str, Any]:
 def _key_cache() -> AbstractContextManager[BaseCache]:
     """The default cache, for the key set; while it is down the key set is downloaded for
     each verification (:mod:`esi.http.guard`)."""
-    from .http import guard
-
     return guard.guarded(DEFAULT_CACHE_ALIAS, "EVE SSO's signing keys")
 
 
