@@ -252,7 +252,9 @@ class SpecFile(Rule):
             return None
         if not isinstance(value, (str, os.PathLike)):
             return "esi.E006", "the path of an ESI spec file (or None)"
-        return None if os.access(value, os.R_OK) and os.path.isfile(value) else ("esi.E011", "the path of a readable ESI spec file (or None)")
+        if os.path.isfile(value) and os.access(value, os.R_OK):
+            return None
+        return "esi.E011", "the path of a readable ESI spec file (or None)"
 
 
 SECONDS = "seconds"

@@ -617,7 +617,9 @@ class EsiRequest:
             ignore_cache = True
         raise IncompleteResponseError(f"{self.operation.name}: pages kept changing while they were fetched")
 
-    def _pages(self, numbers: Iterable[int], kwargs: dict[str, Any], ignore_cache: bool) -> list[tuple[Any, EsiResponse]]:
+    def _pages(
+        self, numbers: Iterable[int], kwargs: dict[str, Any], ignore_cache: bool
+    ) -> list[tuple[Any, EsiResponse]]:
         """Fetch pages ``numbers``, at most ``ESI_PAGE_CONCURRENCY`` at a time, in order.
 
         On the first failure no further page is sent: the pages in flight finish (their

@@ -58,8 +58,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import app_settings, sso
-from .http import deadline as http_deadline
 from .errors import DjangoEsiException, NotRefreshableTokenError, SSOUnavailableError, TokenInvalidError
+from .http import deadline as http_deadline
 from .models import EXPIRY_LEEWAY, Token
 from .signals import token_deleted, token_refresh_failed, token_refreshed
 
@@ -262,7 +262,9 @@ def _journal_record(token_id: int, spent: str, new: str, earlier: list[str] | No
         # The row holds the oldest unless one write committed and its clear failed.
         chain = [chain[0], *chain[-(_JOURNAL_HOPS - 1) :]]
     try:
-        _journal().set(_journal_key(token_id), {"spent": chain, "new": new}, int(app_settings.ESI_REFRESH_JOURNAL_TIMEOUT))
+        _journal().set(
+            _journal_key(token_id), {"spent": chain, "new": new}, int(app_settings.ESI_REFRESH_JOURNAL_TIMEOUT)
+        )
     except Exception:  # a cache outage must not stop the refresh; the row write follows
         logger.warning("Could not write the refresh journal for token %s", token_id, exc_info=True)
 

@@ -60,7 +60,8 @@ class Emulator:
     ``verbose`` logs each request to stderr; ``request_log_size`` caps :attr:`requests`.
 
     Use as ``with Emulator() as emulator: ...`` or ``emulator = Emulator().start()`` and
-    ``emulator.stop()``. Raises ``ValueError`` for a ``port`` outside 0-65535. The server binds when :attr:`url` is first read or on start.
+    ``emulator.stop()``. Raises ``ValueError`` for a ``port`` outside 0-65535. The server
+    binds when :attr:`url` is first read or on start.
     Never expose it beyond loopback: it hands out tokens to anyone and its control API
     (``/_emulator/...``) changes its behaviour.
     """

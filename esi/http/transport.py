@@ -262,9 +262,14 @@ def send(
             raise ESIConnectionError(f"ESI unreachable for {operation}: {exc}") from exc
         except ESIResponseTooLargeError:
             budgets.after_response(
-                status=answer.status_code, headers=answer.headers, group=group, character_id=character_id, operation=operation
+                status=answer.status_code,
+                headers=answer.headers,
+                group=group,
+                character_id=character_id,
+                operation=operation,
             )
-            stats.record_response(status=0, operation=operation, from_cache=False, elapsed=time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            stats.record_response(status=0, operation=operation, from_cache=False, elapsed=elapsed)
             raise
         elapsed = time.perf_counter() - started
         status = answer.status_code
@@ -353,7 +358,8 @@ def fetch(
         if entry is not None and use_cache:
             if entry["expires"] > time.time():
                 stats.record_response(status=entry["status"], operation=operation, from_cache=True, elapsed=0.0)
-                cached = EsiResponse(entry["status"], CaseInsensitiveDict(entry["headers"]), entry["body"], from_cache=True)
+                headers_kept = CaseInsensitiveDict(entry["headers"])
+                cached = EsiResponse(entry["status"], headers_kept, entry["body"], from_cache=True)
                 return decode(cached), cached
             if entry.get("etag") and use_etag:
                 headers = {**headers, "If-None-Match": entry["etag"]}
