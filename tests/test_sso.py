@@ -185,6 +185,43 @@ class TestKeySelection:
             assert sso._find_key(sso.get_jwks(), RS256_KID, alg) is None
 
 
+class TestTrickledAnswers:
+    """An EVE SSO that answers a byte at a time, each byte well within the read timeout: a
+    request gives up at ESI_REQUESTS_TOTAL_TIMEOUT, retries included."""
+
+    def trickling(self, settings, body):
+        from .servers import Server, trickle
+
+        settings.ESI_REQUESTS_TOTAL_TIMEOUT = 1
+        settings.ESI_REQUESTS_READ_TIMEOUT = 0.5
+        settings.ESI_SSO_WAIT_EXPONENT = 0
+        server = Server(trickle(body, 0.05))
+        settings.ESI_SSO_BASE_URL = server.url
+        return server
+
+    def test_a_refresh(self, settings):
+        import json as jsonlib
+
+        from .servers import answer
+
+        body = answer(jsonlib.dumps({"access_token": "a" * 40, "refresh_token": "r", "expires_in": 1199}).encode())
+        with self.trickling(settings, body) as server:
+            started = time.monotonic()
+            with pytest.raises(SSOUnavailableError, match="within"):
+                sso.refresh_access_token("some-refresh-token")
+            assert time.monotonic() - started < 3
+        assert server.requests == 1  # the answer may have been lost at SSO: never retried
+
+    def test_the_key_set(self, settings):
+        from .servers import answer
+
+        with self.trickling(settings, answer(b'{"keys": []}' + b" " * 100)):
+            started = time.monotonic()
+            with pytest.raises(SSOUnavailableError, match="within"):
+                sso.get_jwks(force_refresh=True)
+            assert time.monotonic() - started < 3
+
+
 class TestHostileKeySets:
     """A key set with entries PyJWT cannot load: they are skipped, and a set without a
     usable key is never cached (it once broke every login until the cache timeout)."""
