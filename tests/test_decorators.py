@@ -198,10 +198,22 @@ class TestSelectionTemplate:
 
 
 class TestWhenEveSsoHangs:
-    """EVE SSO takes 4 s to answer a refresh (well inside the 10 s read timeout). A page
+    """EVE SSO takes 3 s to answer a refresh (well inside the 10 s read timeout). A page
     with three expired tokens took one read timeout per token (30 s), and as long again
     on the next page: now the decorators give EVE SSO ``ESI_SSO_VIEW_TIMEOUT`` in all, and
     a token whose refresh failed is not tried again before its back-off ends."""
+
+    @pytest.fixture(autouse=True)
+    def settle(self, emulator):
+        """The refreshes cut at the view's deadline are still at the emulator, which goes
+        on with them: wait for them, or they would land in the next test's counters."""
+        import time
+
+        yield
+        deadline = time.monotonic() + 10
+        while any(r.status is None for r in emulator.requests if r.path == "/v2/oauth/token"):
+            assert time.monotonic() < deadline, "the emulator did not finish the cut refreshes"
+            time.sleep(0.05)
 
     def token_requests(self, emulator):
         return sum(1 for r in emulator.requests if r.path == "/v2/oauth/token")
@@ -214,13 +226,13 @@ class TestWhenEveSsoHangs:
         settings.ESI_SSO_VIEW_TIMEOUT = 0.5
         user = logged_in(client)
         tokens = [make_token(emulator, 90000001 + i, [NOTIFICATIONS], user=user, expired=True) for i in range(3)]
-        emulator.faults.latency(4, target="sso:token")
+        emulator.faults.latency(3, target="sso:token")
         asked = []
         for _ in range(len(tokens) + 1):
             before = self.token_requests(emulator)
             started = time.monotonic()
             page = client.get("/many/")
-            assert time.monotonic() - started < 2.5  # one refresh alone took 4 s before
+            assert time.monotonic() - started < 2.2  # one refresh alone took 3 s before
             # No valid token: the decorator sends the user to log in again.
             assert page.status_code == 302 and "/v2/oauth/authorize" in page["Location"]
             asked.append(self.token_requests(emulator) - before)
@@ -237,11 +249,11 @@ class TestWhenEveSsoHangs:
         settings.ESI_SSO_VIEW_TIMEOUT = 0.5
         user = logged_in(client)
         token = make_token(emulator, 90000001, [NOTIFICATIONS], user=user, expired=True)
-        emulator.faults.latency(4, target="sso:token")
+        emulator.faults.latency(3, target="sso:token")
         started = time.monotonic()
         assert client.post("/one/", {"_token": token.pk}).status_code == 302  # not valid: log in
         assert client.get("/one/").status_code == 302
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 2.5
         assert self.token_requests(emulator) == 1
 
 
