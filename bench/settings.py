@@ -1,5 +1,7 @@
-"""Django settings for the benchmarks: ``BENCH_DB`` = ``sqlite`` (a file, default) or
-``postgresql`` (database ``bench_esi_ng`` on 127.0.0.1), the emulator at ``EMULATOR_URL``."""
+"""Django settings for the benchmarks: ``BENCH_DB`` = ``sqlite`` (a file, default),
+``postgresql`` or ``mariadb`` (database ``BENCH_DB_NAME``, default ``bench_esi_ng``, on
+127.0.0.1), the emulator at ``EMULATOR_URL``, and with ``BENCH_REDIS_URL`` a django-redis
+cache (shared by the processes of a run) instead of locmem."""
 
 import os
 import tempfile
@@ -17,9 +19,19 @@ if os.environ.get("BENCH_DB", "sqlite") == "postgresql":
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": "bench_esi_ng",
+            "NAME": os.environ.get("BENCH_DB_NAME", "bench_esi_ng"),
             "USER": "postgres",
             "HOST": "127.0.0.1",
+        }
+    }
+elif os.environ.get("BENCH_DB") == "mariadb":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": os.environ.get("BENCH_DB_NAME", "bench_esi_ng"),
+            "USER": "root",
+            "HOST": "127.0.0.1",
+            "OPTIONS": {"charset": "utf8mb4"},
         }
     }
 else:
@@ -30,7 +42,16 @@ else:
             "OPTIONS": {"timeout": 60},
         }
     }
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("BENCH_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": os.environ["BENCH_REDIS_URL"],
+            "KEY_PREFIX": "esi-ng-bench",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 Q_CLUSTER = {"name": "bench", "orm": "default", "sync": True, "timeout": 600, "retry": 1200}
 ESI_SSO_CLIENT_ID = "bench-client-id"
 ESI_SSO_CLIENT_SECRET = "bench-client-secret"

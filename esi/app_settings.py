@@ -40,6 +40,12 @@ DEFAULTS: dict[str, Any] = {
     "ESI_REQUESTS_CONNECT_TIMEOUT": 5,
     # ESI cuts requests to the game server off at 10 s (django-esi 10; 7 used 30 s).
     "ESI_REQUESTS_READ_TIMEOUT": 10,
+    # The whole of one call, retries included: the read timeout bounds each read only.
+    "ESI_REQUESTS_TOTAL_TIMEOUT": 30,
+    # The largest ESI body read (the largest real ones, /markets/prices and
+    # /industry/systems, are one or two MB), and the largest kept in the response cache.
+    "ESI_MAX_RESPONSE_BYTES": 16 * 1024 * 1024,
+    "ESI_RESPONSE_CACHE_MAX_BYTES": 4 * 1024 * 1024,
     # Transport, httpx-era names (django-esi 10)
     "ESI_CONNECTION_POOL_MAX_CONNECTIONS": 100,
     "ESI_CONNECTION_POOL_MAX_KEEPALIVE": 20,
@@ -51,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "ESI_SSO_MAX_RETRIES": 3,
     "ESI_SSO_WAIT_EXPONENT": 1,
     "ESI_SSO_MAX_RETRY_AFTER": 60,
+    # How long a view waits for EVE SSO in all (token refreshes, the code exchange).
+    "ESI_SSO_VIEW_TIMEOUT": 5,
     # Endpoints
     "ESI_API_URL": "https://esi.evetech.net",
     "ESI_SSO_BASE_URL": "https://login.eveonline.com",
@@ -69,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "ESI_COMPATIBILITY_DATE": None,
     "ESI_RESPONSE_CACHE_ALIAS": "default",
     "ESI_PAGE_CONCURRENCY": 8,
+    "ESI_MAX_PAGES": 1000,
     "ESI_VALIDATE_RESPONSES": False,
     "ESI_FAST_JSONSCHEMA_IMPORT": True,
     # ESI budgets (esi.http.budgets, esi.http.stats)

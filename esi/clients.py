@@ -32,28 +32,29 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from . import __version__, app_settings, required_scopes
 from ._json import loads
 from .errors import (
     ESIResponseDecodeError,
+    ESITooManyPagesError,
     IncompleteResponseError,
     MissingScopesError,
     http_error,
 )
-from .http import cache as response_cache
-from .http import stats, transport
+from .http import deadline, transport
 from .http.transport import EsiResponse
 from .openapi import DecodeError, EsiSpec, Operation, SpecError
 from .openapi.bravado_lock import BRAVADO_LOCK
@@ -70,6 +71,10 @@ _pages_executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
+#: The name prefix of the page pool's threads.
+_PAGE_THREADS = "esi-pages"
+
+
 def _executor() -> ThreadPoolExecutor:
     """One pool per process for fetching pages 2..N (bounded by ``ESI_PAGE_CONCURRENCY``)."""
     global _pages_executor
@@ -77,7 +82,7 @@ def _executor() -> ThreadPoolExecutor:
         with _executor_lock:
             if _pages_executor is None:
                 _pages_executor = ThreadPoolExecutor(
-                    max_workers=int(app_settings.ESI_PAGE_CONCURRENCY), thread_name_prefix="esi-pages"
+                    max_workers=int(app_settings.ESI_PAGE_CONCURRENCY), thread_name_prefix=_PAGE_THREADS
                 )
     return _pages_executor
 
@@ -117,7 +122,10 @@ def _download_swagger(version: str) -> dict[str, Any]:
     if spec is None:
         url = f"{app_settings.esi_api_url()}/{version}/swagger.json"
         try:
-            answer = transport.session().get(url, timeout=_timeout(None), headers={"User-Agent": user_agent(None)})
+            with deadline.limit(float(app_settings.ESI_REQUESTS_TOTAL_TIMEOUT)):
+                answer = transport.session().get(
+                    url, timeout=transport.default_timeout(), headers={"User-Agent": user_agent(None)}
+                )
             answer.raise_for_status()
             spec = answer.json()
         except (requests.RequestException, ValueError) as exc:
@@ -142,12 +150,6 @@ def user_agent(app_info_text: str | None, app_url: str | None = None) -> str:
         parts.append(f"({comment})")
     parts.append(f"django-esi-ng/{__version__}")
     return " ".join(parts)
-
-
-def _timeout(value: Any) -> Any:
-    if value is not None:
-        return value
-    return (float(app_settings.ESI_REQUESTS_CONNECT_TIMEOUT), float(app_settings.ESI_REQUESTS_READ_TIMEOUT))
 
 
 @dataclass
@@ -269,7 +271,11 @@ OperationCaller.__doc__ = _OperationDoc(OperationCaller.__doc__ or "")  # type: 
 @dataclass
 class _Auth:
     header: str | None
-    owner: str | None
+    #: Keys the response cache: ``"public"``, ``"character:<id>"`` once the character is
+    #: verified, ``None`` (never cached) for a token nobody verified.
+    identity: str | None
+    #: The character's rate-limit bucket (the claimed one for an unverified token string:
+    #: ESI buckets by the character it finds in a genuine token).
     character_id: int | None
 
 
@@ -397,14 +403,17 @@ class EsiRequest:
         """Every page of the result, combined into one list.
 
         ``X-Pages`` operations: pages 2..N are fetched concurrently (at most
-        ``ESI_PAGE_CONCURRENCY`` at once); if their ``Last-Modified`` disagree (the data
-        changed mid-walk) the walk is made once more. Cursor operations (``before`` /
-        ``after``): every record, oldest first. ``from_id`` operations: walked until no new
-        records. Other operations: as :meth:`result`.
+        ``ESI_PAGE_CONCURRENCY`` at once, none more after the first failure, and at most
+        ``ESI_MAX_PAGES`` in all); if their ``Last-Modified`` disagree (the data changed
+        mid-walk) the walk is made once more. Cursor operations (``before`` /
+        ``after``): every record once, oldest first (of a record found on two pages, the
+        newer copy). ``from_id`` operations: walked until no new records. Other operations:
+        as :meth:`result`.
 
         Raises:
             IncompleteResponseError: pages still disagree on a second walk (rather than
                 silently returning partial or mixed data). Otherwise as :meth:`result`.
+            ESITooManyPagesError: ``X-Pages`` announced more than ``ESI_MAX_PAGES``.
         """
         options = _CallOptions.take(extra, ignore_cache)
         style = self.operation.pagination
@@ -464,7 +473,7 @@ class EsiRequest:
         if token is None:
             if op.scopes:
                 raise MissingScopesError(op.name, list(op.scopes))
-            return _Auth(None, None, None)
+            return _Auth(None, "public", None)
         from .models import Token
 
         if isinstance(token, Token):
@@ -477,20 +486,24 @@ class EsiRequest:
                 if missing:
                     raise MissingScopesError(op.name, missing)
             access = token.valid_access_token()
+            # A stored token's JWT was verified when EVE SSO issued it.
             return _Auth(f"Bearer {access}", f"character:{token.character_id}", token.character_id)
         if isinstance(token, str):
             claims = _unverified_claims(token)
-            character_id = None
+            claimed = None
             if claims is not None:
+                # Unverified claims only fail a call early for a missing scope and pick the
+                # rate-limit bucket; ESI verifies the token itself.
                 scopes = claims.get("scp", [])
                 scopes = [scopes] if isinstance(scopes, str) else list(scopes or [])
                 missing = [s for s in op.scopes if s not in scopes]
                 if missing:
                     raise MissingScopesError(op.name, missing)
                 sub = str(claims.get("sub", "")).rsplit(":", 1)[-1]
-                character_id = int(sub) if sub.isdigit() else None
-            owner = f"character:{character_id}" if character_id else "token:" + _fingerprint(token)
-            return _Auth(f"Bearer {token}", owner, character_id)
+                claimed = int(sub) if sub.isascii() and sub.isdigit() and len(sub) < 20 else None
+            verified = _verified_character(token)
+            identity = None if verified is None else f"character:{verified}"
+            return _Auth(f"Bearer {token}", identity, verified or claimed)
         raise TypeError(f"token must be an esi.models.Token or an access token string, not {type(token).__name__}")
 
     def _headers(self, prepared: Any, language: str | None, auth: _Auth) -> tuple[dict[str, str], list[tuple[str, str]], str | None]:
@@ -545,48 +558,21 @@ class EsiRequest:
         headers, query, language = self._headers(prepared, language, auth)
         if if_modified_since:
             headers["If-Modified-Since"] = if_modified_since
-        url = self._url(prepared)
-        method = prepared.method
-        cacheable = app_settings.ESI_CACHE_RESPONSE and method in ("GET", "POST")
-        key = entry = None
-        if cacheable:
-            key = response_cache.cache_key(method, url, query, prepared.body, language, auth.owner)
-            entry = response_cache.get(key)
-            if entry is not None and not ignore_cache and entry["expires"] > time.time():
-                stats.record_response(status=entry["status"], operation=op.name, from_cache=True, elapsed=0.0)
-                response = EsiResponse(entry["status"], CaseInsensitiveDict(entry["headers"]), entry["body"], from_cache=True)
-                return self._decode(response), response
-            if entry is not None and entry.get("etag") and use_etag and not ignore_cache:
-                headers["If-None-Match"] = entry["etag"]
-        rate_limit = op.rate_limit or {}
-        response = transport.send(
-            method,
-            url,
-            query=query,
-            headers=headers,
-            body=prepared.body,
-            timeout=_timeout(timeout),
-            retries=retries,
-            group=rate_limit.get("group"),
-            character_id=auth.character_id,
-            operation=op.name,
+        request = transport.Request(
+            prepared.method, self._url(prepared), query, headers, prepared.body, auth.identity, auth.character_id
         )
-        now = time.time()
-        if response.status_code == 304 and entry is not None and key is not None:
-            if store:
-                expires = response_cache.expires_at(response.headers, op.cache_age, now)
-                entry = response_cache.renew(key, entry, response.headers, expires)
-            response = EsiResponse(
-                entry["status"], CaseInsensitiveDict({**entry["headers"], **response.headers}), entry["body"], not_modified=True
-            )
-        elif response.status_code == 304:
-            # Only an If-Modified-Since of the caller's (result(last_modified=...)) earns a
-            # 304 with nothing stored to answer from; django-esi 10 raises the same.
-            raise http_error(304, response.headers, operation=op.name)
-        elif store and cacheable and key is not None and response.status_code < 300:
-            expires = response_cache.expires_at(response.headers, None, now)
-            response_cache.store(key, response.status_code, response.headers, response.content, expires)
-        return self._decode(response), response
+        return transport.fetch(
+            request,
+            self._decode,
+            operation=op.name,
+            group=op.rate_limit_group,
+            cache_age=op.cache_age,
+            timeout=timeout,
+            retries=retries,
+            use_cache=not ignore_cache,
+            use_etag=use_etag,
+            store=store,
+        )
 
     def _decode(self, response: EsiResponse) -> Any:
         if app_settings.ESI_VALIDATE_RESPONSES and response.content.strip():
@@ -616,17 +602,16 @@ class EsiRequest:
     def _all_pages(self, kwargs: dict[str, Any], ignore_cache: bool) -> tuple[Any, EsiResponse]:
         for walk in range(2):
             first_data, first = self._fetch(self._prepare_extra({"page": 1}), **kwargs, ignore_cache=ignore_cache)
-            try:
-                pages = int(first.headers.get("X-Pages", "1"))
-            except ValueError:
-                pages = 1
-            results: list[tuple[Any, EsiResponse]] = [(first_data, first)]
-            if pages > 1:
-                futures = [
-                    _executor().submit(self._fetch, self._prepare_extra({"page": n}), **kwargs, ignore_cache=ignore_cache)
-                    for n in range(2, pages + 1)
-                ]
-                results.extend(f.result() for f in futures)
+            pages = _x_pages(first.headers.get("X-Pages"))
+            limit = int(app_settings.ESI_MAX_PAGES)
+            if pages > limit:
+                raise ESITooManyPagesError(
+                    f"{self.operation.name}: ESI announced {pages} pages (X-Pages), more than "
+                    f"ESI_MAX_PAGES ({limit}); only the first was fetched",
+                    pages,
+                    limit,
+                )
+            results = [(first_data, first), *self._pages(range(2, pages + 1), kwargs, ignore_cache)]
             stamps = {r.headers.get("Last-Modified") for _, r in results}
             if len(stamps) <= 1:
                 return _combine([data for data, _ in results]), first
@@ -634,17 +619,68 @@ class EsiRequest:
             ignore_cache = True
         raise IncompleteResponseError(f"{self.operation.name}: pages kept changing while they were fetched")
 
+    def _pages(
+        self, numbers: Iterable[int], kwargs: dict[str, Any], ignore_cache: bool
+    ) -> list[tuple[Any, EsiResponse]]:
+        """Fetch pages ``numbers``, at most ``ESI_PAGE_CONCURRENCY`` at a time, in order.
+
+        On the first failure no further page is sent: the pages in flight finish (their
+        answers are dropped) and the failure is raised, so that an ``X-Pages`` larger than
+        the real number of pages costs a handful of errors, not one per page announced.
+        On a thread of the page pool itself (``results_localized``), the pages are fetched
+        one after another: waiting there for the pool's other threads could wait forever.
+        """
+        def fetch(number: int) -> tuple[Any, EsiResponse]:
+            return self._fetch(self._prepare_extra({"page": number}), **kwargs, ignore_cache=ignore_cache)
+
+        pending = iter(numbers)
+        if threading.current_thread().name.startswith(_PAGE_THREADS):
+            return [fetch(number) for number in pending]
+        window = max(1, int(app_settings.ESI_PAGE_CONCURRENCY))
+        answers: dict[int, tuple[Any, EsiResponse]] = {}
+        running: dict[Future[tuple[Any, EsiResponse]], int] = {}
+        failure: BaseException | None = None
+        while True:
+            while failure is None and len(running) < window:
+                number = next(pending, None)
+                if number is None:
+                    break
+                running[_executor().submit(fetch, number)] = number
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                number = running.pop(future)
+                try:
+                    answers[number] = future.result()
+                except BaseException as exc:  # raised below, once the pages in flight are done
+                    failure = failure or exc
+        if failure is not None:
+            raise failure
+        return [answers[number] for number in sorted(answers)]
+
     def _cursor_walk(self, kwargs: dict[str, Any], ignore_cache: bool) -> tuple[Any, EsiResponse]:
         """Newest page first, then ``before`` cursors until an empty page (CCP
-        "Cursor-based pagination"); records are returned oldest first."""
+        "Cursor-based pagination"); records are returned oldest first.
+
+        A record that changed during the walk comes again on an older page: CCP says to
+        keep the copy already held (the newer one) when walking with ``before``. Records are
+        told apart by ``id`` (every cursor route's records have one), else by content."""
         pages: list[list[Any]] = []
         data, first = self._fetch(self._prepared, **kwargs, ignore_cache=ignore_cache)
         seen: set[str] = set()
+        held: set[Any] = set()
         while True:
             records, cursor = _cursor_records(data)
             if not records:
                 break
-            pages.append(records)
+            page = []
+            for record in records:
+                key = _record_key(record)
+                if key not in held:
+                    held.add(key)
+                    page.append(record)
+            pages.append(page)
             before = (cursor or {}).get("before")
             if not before or before in seen:
                 break
@@ -671,6 +707,16 @@ class EsiRequest:
         return records, first
 
 
+def _x_pages(value: str | None) -> int:
+    """The page count an ``X-Pages`` header announces: 1 when it is absent or not a
+    positive whole number (``"-5"``, ``"1e3"``, ``"abc"``); a number too long to be one
+    counts as more pages than any limit."""
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return 1
+    return max(1, int(text)) if len(text) <= 18 else sys.maxsize
+
+
 def _combine(pages: list[Any]) -> Any:
     if all(isinstance(page, list) for page in pages):
         return list(itertools.chain.from_iterable(pages))
@@ -687,6 +733,15 @@ def _cursor_records(data: Any) -> tuple[list[Any], dict[str, Any] | None]:
         if name != "cursor" and isinstance(value, list):
             return value, cursor
     return [], cursor
+
+
+def _record_key(record: Any) -> Any:
+    """What tells one record of a cursor walk from another: its ``id``, else its content."""
+    if isinstance(record, dict):
+        identifier = record.get("id")
+        if isinstance(identifier, (str, int)) and not isinstance(identifier, bool):
+            return ("id", identifier)
+    return ("content", json.dumps(record, sort_keys=True, default=str))
 
 
 def _id_field(operation: Operation, records: list[Any]) -> str | None:
@@ -715,10 +770,46 @@ def _unverified_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-def _fingerprint(token: str) -> str:
+#: Access token strings verified lately: SHA-256 of the token -> (character ID, or
+#: ``None`` for one that did not verify, and until when that holds, epoch seconds).
+#: Verifying a JWT costs a signature check, or a key set download; a token serves many calls.
+_verified: OrderedDict[str, tuple[int | None, float]] = OrderedDict()
+_verified_lock = threading.Lock()
+_VERIFIED_KEPT = 1024
+#: Seconds a token string that did not verify is not tried again (the key set may have
+#: been unreachable: each try could wait for a download).
+_UNVERIFIED_FOR = 60.0
+
+
+def _verified_character(token: str) -> int | None:
+    """The character of an access token string, once its JWT is verified against EVE
+    SSO's keys (:func:`esi.sso.verify_access_token`); ``None`` for a token that does not
+    verify (forged, expired, another application's) or while the key set cannot be
+    fetched. Only a verified character may key private answers in the response cache."""
     import hashlib
 
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
+    from . import sso
+    from .errors import SSOUnavailableError, TokenVerificationError
+
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    now = time.time()
+    with _verified_lock:
+        known = _verified.get(digest)
+        if known is not None and known[1] > now:
+            _verified.move_to_end(digest)
+            return known[0]
+    character: int | None
+    try:
+        claims = sso.verify_access_token(token)
+        character, until = claims.character_id, claims.expires_at
+    except (TokenVerificationError, SSOUnavailableError) as exc:
+        logger.debug("Access token string not verified (%s): its answers are not cached", exc)
+        character, until = None, now + _UNVERIFIED_FOR
+    with _verified_lock:
+        _verified[digest] = (character, until)
+        while len(_verified) > _VERIFIED_KEPT:
+            _verified.popitem(last=False)
+    return character
 
 
 #: Positional parameters of ``EsiClientProvider`` in django-esi 7.0.1 and in django-esi 10.0.0.
@@ -940,10 +1031,11 @@ def _after_fork() -> None:
     """The page pool's threads do not exist in a forked child: a child that submitted to
     the parent's pool would wait forever. Start the child without one, and without locks
     another thread held at fork time."""
-    global _pages_executor, _executor_lock, _specs_lock
+    global _pages_executor, _executor_lock, _specs_lock, _verified_lock
     _pages_executor = None
     _executor_lock = threading.Lock()
     _specs_lock = threading.Lock()
+    _verified_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork)

@@ -12,6 +12,11 @@ django-esi 10's decorators for tasks that call ESI.
 through EVE SSO. A user can only ever be handed their own tokens (or the token their own
 SSO login just produced): posting another user's token id, or an ownerless token's, fails.
 Each decorator registers its scopes with :mod:`esi.required_scopes` when it decorates a view.
+
+Expired tokens are refreshed before they are offered, with EVE SSO given
+``ESI_SSO_VIEW_TIMEOUT`` seconds in all and tokens backing off after a failed refresh left
+alone (:meth:`~esi.managers.TokenQueryset.require_valid`), so a hanging EVE SSO costs a page
+a few seconds once, not a read timeout per token on every page.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
-from . import required_scopes, task_engines
+from . import required_scopes, sso, task_engines
 from .errors import ESIBucketLimitException, ESIErrorLimitException
 from .exceptions import TaskBucketLimitException
 from .models import CallbackRedirect, Token
@@ -78,12 +83,9 @@ def _selected_token(request: HttpRequest, scopes: Any) -> Token | None:
     raw = request.POST.get("_token", "")
     if not raw.isdigit():
         return None
-    return (
-        Token.objects.filter(pk=int(raw), user__pk=request.user.pk)
-        .require_scopes(scopes)
-        .require_valid()
-        .first()
-    )
+    with sso.view_deadline():
+        valid = Token.objects.filter(pk=int(raw), user__pk=request.user.pk).require_scopes(scopes).require_valid()
+    return valid.first()
 
 
 def _register(scopes: Any, view_func: View) -> None:
@@ -117,11 +119,8 @@ def tokens_required(scopes: Any = "", new: bool = False) -> Callable[[View], Vie
             if not new:
                 if not request.user.is_authenticated:
                     return redirect_to_login(request.get_full_path())
-                tokens = (
-                    Token.objects.filter(user__pk=request.user.pk)
-                    .require_scopes(scopes)
-                    .require_valid()
-                )
+                with sso.view_deadline():
+                    tokens = Token.objects.filter(user__pk=request.user.pk).require_scopes(scopes).require_valid()
                 if tokens.exists():
                     return view_func(request, tokens, *args, **kwargs)
             return _sso(request, scopes)
@@ -155,12 +154,9 @@ def token_required(scopes: Any = "", new: bool = False) -> Callable[[View], View
                 if token is not None:
                     return view_func(request, token, *args, **kwargs)
             if not new and request.user.is_authenticated:
-                if (
-                    Token.objects.filter(user__pk=request.user.pk)
-                    .require_scopes(scopes)
-                    .require_valid()
-                    .exists()
-                ):
+                with sso.view_deadline():
+                    valid = Token.objects.filter(user__pk=request.user.pk).require_scopes(scopes).require_valid()
+                if valid.exists():
                     from .views import select_token
 
                     return select_token(request, scopes=scopes, new=new)

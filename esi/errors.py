@@ -544,7 +544,8 @@ class ESIResponseDecodeError(IncompleteResponseError):
 
 
 class ESIConnectionError(IncompleteResponseError):
-    """ESI could not be reached (connection refused or dropped, timeout) after retries.
+    """ESI could not be reached (connection refused or dropped, timeout) after retries, or
+    gave no complete answer within ``ESI_REQUESTS_TOTAL_TIMEOUT``.
 
     As the client raises it (:func:`connection_error`), it also derives from
     ``bravado.exception.BravadoConnectionError`` where that module is imported.
@@ -558,6 +559,25 @@ def connection_error(message: str) -> ESIConnectionError:
     """:class:`ESIConnectionError` as the client raises it (see :func:`http_error` for the
     classes of bravado it then also derives from)."""
     return _compatible(ESIConnectionError, None)(message)
+
+
+class ESIResponseTooLargeError(IncompleteResponseError):
+    """An ESI answer was larger than ``ESI_MAX_RESPONSE_BYTES``; it was not read to the end
+    (nor retried). ``limit`` is that setting, in bytes."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+
+class ESITooManyPagesError(IncompleteResponseError):
+    """An ``X-Pages`` result announced more pages than ``ESI_MAX_PAGES``; only the first
+    page was fetched. ``pages`` is what ESI announced, ``limit`` the setting."""
+
+    def __init__(self, message: str, pages: int, limit: int) -> None:
+        self.pages = pages
+        self.limit = limit
+        super().__init__(message)
 
 
 class MissingScopesError(TokenError):

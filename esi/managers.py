@@ -81,22 +81,34 @@ class TokenQueryset(models.QuerySet["Token"]):
             The queryset minus the tokens that were deleted, could not be refreshed, or are
             expired without a refresh token.
         """
+        return self._refreshed(force=True)
+
+    def _refreshed(self, *, force: bool) -> TokenQueryset:
+        """:meth:`bulk_refresh`; without ``force``, a token found fresh under its lock is
+        not refreshed again, and one backing off after a failed refresh is not tried."""
         from .refresh import refresh_many
 
         not_refreshable = Q(refresh_token__isnull=True) | Q(refresh_token="")
         ids = list(self.exclude(not_refreshable).values_list("pk", flat=True))
-        failed = refresh_many(ids, force=True).failed_ids
+        failed = refresh_many(ids, force=force).failed_ids
         dead = self.filter(not_refreshable).get_expired().values_list("pk", flat=True)
         return self.exclude(pk__in=failed).exclude(pk__in=list(dead))
 
     def require_valid(self) -> TokenQueryset:
-        """Tokens that are valid now, refreshing the expired ones first
-        (see :meth:`bulk_refresh` for what is deleted)."""
+        """Tokens that are valid now, refreshing the expired ones first (see
+        :meth:`bulk_refresh` for what is deleted).
+
+        An expired token whose last refresh failed for transient reasons is not tried again
+        before its back-off ends (``ESI_REFRESH_BACKOFF_BASE``): it is left out, as EVE SSO
+        would most likely fail it again and a view would wait for nothing. The decorators
+        call this with EVE SSO given ``ESI_SSO_VIEW_TIMEOUT`` seconds in all
+        (:func:`esi.sso.view_deadline`); tokens not reached by then are left out too.
+        """
         expired = set(self.get_expired().values_list("pk", flat=True))
         fresh = set(self.exclude(pk__in=expired).values_list("pk", flat=True))
         refreshed = set()
         if expired:
-            refreshed = set(self.filter(pk__in=expired).bulk_refresh().values_list("pk", flat=True))
+            refreshed = set(self.filter(pk__in=expired)._refreshed(force=False).values_list("pk", flat=True))
         return self.filter(pk__in=fresh | refreshed)
 
     def require_scopes(self, scope_string: Any) -> TokenQueryset:

@@ -184,11 +184,14 @@ class Token(models.Model):
         """The access token, refreshed first if it has expired.
 
         If another worker refreshed the token meanwhile, its new access token is used
-        without asking EVE SSO again.
+        without asking EVE SSO again. While the token backs off after a failed refresh
+        (``refresh_backoff_until``), EVE SSO is not asked either.
 
         Raises:
             TokenExpiredError: it expired and cannot be refreshed.
-            TokenInvalidError, SSOUnavailableError, SSOOAuthError: see :meth:`refresh`.
+            SSOUnavailableError: the refresh failed, now or recently (the token is backing
+                off; ``retry_after`` holds the seconds left).
+            TokenInvalidError, SSOOAuthError: see :meth:`refresh`.
         """
         if self.expired:
             if not self.can_refresh:

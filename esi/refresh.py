@@ -17,8 +17,13 @@ Rules (CCP "SSO: Refreshing tokens", and allianceauth/allianceauth#1007 for what
   same write as the outcome. If that row write is lost (a caller's outer transaction
   rolled back, the database failed, the process died before the commit), the next refresh
   meets ``invalid_grant`` for the spent token, finds the newer one in the journal and
-  spends that instead of deleting the token. A JWT that cannot be verified yet still has
-  its refresh token stored; the token is marked expired and verified on the next refresh.
+  spends that instead of deleting the token. When that refresh's write is lost too, the
+  entry grows into a chain (every refresh token spent since the last committed write leads
+  to the newest), so any number of lost writes in a row is recovered. A JWT that cannot be
+  verified yet still has its refresh token stored; the token is marked expired and
+  verified on the next refresh. What no journal can recover: a refresh token EVE SSO
+  rotated while its answer never arrived (the process killed, or the exchange cut, while
+  the request was at EVE SSO); see the docs' operations guide.
 - Background runs make one SSO attempt per token while holding its lock (the token's
   back-off is their retry), stop when most recent refreshes fail transiently or SSO
   answers 429 (a circuit breaker), and stop starting refreshes at a time limit, so a sick
@@ -53,7 +58,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import app_settings, sso
-from .errors import DjangoEsiException, NotRefreshableTokenError, TokenInvalidError
+from .errors import DjangoEsiException, NotRefreshableTokenError, SSOUnavailableError, TokenInvalidError
+from .http import deadline as http_deadline
 from .models import EXPIRY_LEEWAY, Token
 from .signals import token_deleted, token_refresh_failed, token_refreshed
 
@@ -215,15 +221,49 @@ def _journal() -> Any:
     return caches[app_settings.ESI_REFRESH_JOURNAL_CACHE_ALIAS]
 
 
-def _journal_record(token_id: int, spent: str, new: str) -> None:
-    """Remember that ``spent`` was exchanged for ``new`` until the row write commits."""
+#: Refresh tokens one journal entry remembers as spent. Each is a refresh whose row write
+#: was lost (a rolled-back transaction, a failed write, a killed worker) after the one
+#: before it was lost too; far beyond any real run of such failures.
+_JOURNAL_HOPS = 64
+
+
+def _journal_entry(token_id: int) -> tuple[list[str], str] | None:
+    """The journal entry of ``token_id`` as ``(digests of the spent refresh tokens, the
+    newest refresh token)``, or ``None``: absent, malformed, or the cache failing. An entry
+    of an earlier version, ``{"spent": digest, "new": token}``, reads as a chain of one."""
+    try:
+        entry = _journal().get(_journal_key(token_id))
+    except Exception:
+        logger.warning("Could not read the refresh journal for token %s", token_id, exc_info=True)
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("new"), str):
+        return None
+    spent = entry.get("spent")
+    if isinstance(spent, str):
+        spent = [spent]
+    if not isinstance(spent, list) or not spent or not all(isinstance(d, str) for d in spent):
+        return None
+    return spent, entry["new"]
+
+
+def _journal_record(token_id: int, spent: str, new: str, earlier: list[str] | None = None) -> None:
+    """Remember that ``spent`` was exchanged for ``new`` until the row write commits.
+
+    ``earlier`` is the chain of the journal entry ``spent`` was taken from, when the row
+    write of the refresh that produced it was lost too: the entry then grows, so that every
+    refresh token spent since the last committed write leads to ``new``, and a row still
+    holding any of them recovers however many writes in a row were lost. Nothing is read
+    here: this write comes first after EVE SSO answers, and should be quick.
+    """
     if new == spent:
         return
+    chain = [*dict.fromkeys([*(earlier or []), _digest(spent)])]
+    if len(chain) > _JOURNAL_HOPS:
+        # The row holds the oldest unless one write committed and its clear failed.
+        chain = [chain[0], *chain[-(_JOURNAL_HOPS - 1) :]]
     try:
         _journal().set(
-            _journal_key(token_id),
-            {"spent": _digest(spent), "new": new},
-            int(app_settings.ESI_REFRESH_JOURNAL_TIMEOUT),
+            _journal_key(token_id), {"spent": chain, "new": new}, int(app_settings.ESI_REFRESH_JOURNAL_TIMEOUT)
         )
     except Exception:  # a cache outage must not stop the refresh; the row write follows
         logger.warning("Could not write the refresh journal for token %s", token_id, exc_info=True)
@@ -236,40 +276,37 @@ def _journal_clear(token_id: int) -> None:
         logger.warning("Could not clear the refresh journal for token %s", token_id, exc_info=True)
 
 
-def _journal_newer(token: Token) -> str | None:
-    """The refresh token SSO gave in exchange for this token's stored one, if a lost row
-    write left it only in the journal."""
-    try:
-        entry = _journal().get(_journal_key(token.pk))
-    except Exception:
-        logger.warning("Could not read the refresh journal for token %s", token.pk, exc_info=True)
+def _journal_newer(token: Token) -> tuple[list[str], str] | None:
+    """The journal entry that leads from this token's stored refresh token to a newer one
+    SSO gave (directly, or after further lost writes), if only the journal kept it, as
+    ``(chain, newest refresh token)``."""
+    known = _journal_entry(token.pk)
+    if known is None:
         return None
-    if (
-        isinstance(entry, dict)
-        and entry.get("spent") == _digest(token.refresh_token or "")
-        and isinstance(entry.get("new"), str)
-        and entry["new"] != token.refresh_token
-    ):
-        return str(entry["new"])
+    chain, newest = known
+    if _digest(token.refresh_token or "") in chain and newest != token.refresh_token:
+        return known
     return None
 
 
-def _spend(token: Token, attempts: int | None) -> dict[str, Any]:
+def _spend(token: Token, attempts: int | None) -> tuple[dict[str, Any], list[str] | None]:
     """Exchange the token's refresh token at EVE SSO, recovering a rotated refresh token
-    from the journal when the stored one was already spent."""
+    from the journal when the stored one was already spent. Returns SSO's answer and, after
+    a recovery, the chain of the journal entry the refresh token came from."""
     try:
-        return sso.refresh_access_token(token.refresh_token or "", attempts=attempts)
+        return sso.refresh_access_token(token.refresh_token or "", attempts=attempts), None
     except TokenInvalidError:
-        newer = _journal_newer(token)
-        if newer is None:
+        found = _journal_newer(token)
+        if found is None:
             raise
+    chain, newer = found
     logger.warning(
         "Token %s: the stored refresh token was already exchanged and the newer one was "
         "never saved (a rolled-back transaction or a crash); using the journal's",
         token.pk,
     )
     token.refresh_token = newer
-    return sso.refresh_access_token(newer, attempts=attempts)
+    return sso.refresh_access_token(newer, attempts=attempts), chain
 
 
 # --------------------------------------------------------------------------- one token
@@ -296,7 +333,7 @@ def _exchange(token: Token, attempts: int | None) -> _Exchange:
     in-memory ``token``. Safe to run in a worker thread: it touches no database."""
     spent = token.refresh_token
     try:
-        answer = _spend(token, attempts)
+        answer, earlier = _spend(token, attempts)
     except TokenInvalidError as exc:
         return _Exchange("gone", error=exc, reason=exc.reason or "invalid_grant")
     except Exception as exc:  # SSO unavailable, OAuth error, incomplete answer
@@ -306,7 +343,7 @@ def _exchange(token: Token, attempts: int | None) -> _Exchange:
     # The old refresh token may be dead now: the new one is written down before anything
     # else happens, and cleared from the journal once the row commits.
     new_refresh = answer.get("refresh_token") or token.refresh_token
-    _journal_record(token.pk, token.refresh_token or "", new_refresh or "")
+    _journal_record(token.pk, token.refresh_token or "", new_refresh or "", earlier)
     old_access, spent_now = token.access_token, token.refresh_token
     token.access_token = answer["access_token"]
     token.refresh_token = new_refresh
@@ -361,7 +398,9 @@ def _settle(token: Token, exchange: _Exchange, delete_invalid: bool) -> tuple[Re
 
 
 def _triage(token: Token | None, token_id: int, force: bool) -> RefreshResult | None:
-    """The result for a token that needs no SSO call, or ``None`` if it needs one."""
+    """The result for a token that needs no SSO call, or ``None`` if it needs one. Without
+    ``force``, a token backing off after a transient failure is skipped (its error an
+    ``SSOUnavailableError`` with the seconds left in ``retry_after``)."""
     if token is None:
         return RefreshResult(token_id, Outcome.MISSING)
     if not force and not token.expired:
@@ -370,6 +409,15 @@ def _triage(token: Token | None, token_id: int, force: bool) -> RefreshResult | 
         return RefreshResult(
             token_id, Outcome.NOT_REFRESHABLE, token, reason="not_refreshable", error=NotRefreshableTokenError()
         )
+    backoff_until = token.refresh_backoff_until
+    if not force and backoff_until is not None and backoff_until > timezone.now():
+        left = (backoff_until - timezone.now()).total_seconds()
+        error = SSOUnavailableError(
+            f"EVE SSO failed to refresh this token recently ({token.last_refresh_error}); "
+            f"not trying again for {left:.0f} s",
+            retry_after=left,
+        )
+        return RefreshResult(token_id, Outcome.SKIPPED, token, error=error)
     return None
 
 
@@ -384,9 +432,11 @@ def refresh_one(
 
     Args:
         token_id: the ``Token`` primary key.
-        force: refresh even if the access token has not expired (an explicit request).
-            Without it a token found fresh under the lock (another worker refreshed it) is
-            returned as ``FRESH`` without asking SSO.
+        force: refresh even if the access token has not expired, or while the token backs
+            off after a transient failure (an explicit request). Without it a token found
+            fresh under the lock (another worker refreshed it) is returned as ``FRESH``,
+            and one backing off as ``SKIPPED`` with an ``SSOUnavailableError``, without
+            asking SSO.
         delete_invalid: delete the token when the grant is gone (else ``INVALID``).
         attempts: SSO attempts on transient trouble (default ``ESI_SSO_MAX_RETRIES``).
 
@@ -570,7 +620,10 @@ def refresh_many(
 
     Args:
         time_limit: seconds after which no new refresh starts (default: see
-            ``ESI_REFRESH_TIME_LIMIT``); ``None`` or 0 for none.
+            ``ESI_REFRESH_TIME_LIMIT``); ``None`` or 0 for none. Inside a
+            :func:`esi.http.deadline.limit` block (a view's
+            :func:`esi.sso.view_deadline`), the run also stops starting refreshes at the
+            block's deadline, and the EVE SSO exchanges in flight are cut there.
 
     Returns:
         A :class:`RunSummary`; tokens not attempted after the circuit breaker tripped or the
@@ -580,6 +633,11 @@ def refresh_many(
     summary = RunSummary(total=len(ids))
     started = time.monotonic()
     limit = _default_time_limit() if time_limit is None else (float(time_limit) or None)
+    # Inside a deadline.limit block (a view: esi.sso.view_deadline) the run ends with it,
+    # and the threads below carry it, as it belongs to this thread only.
+    outer = http_deadline.remaining()
+    if outer is not None:
+        limit = outer if limit is None else min(limit, outer)
     deadline = None if limit is None else started + limit
     breaker = _Breaker()
     lock = threading.Lock()
@@ -626,7 +684,11 @@ def refresh_many(
                 if stopping():
                     return _Exchange("skipped")
             try:
-                exchange = _exchange(token, 1)
+                if outer is None:
+                    exchange = _exchange(token, 1)
+                else:
+                    with http_deadline.limit(started + outer - time.monotonic()):
+                        exchange = _exchange(token, 1)
             finally:
                 # No database work happens here, but a database cache backend (the journal,
                 # the key set) would open a connection in this pool thread.

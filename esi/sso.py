@@ -22,17 +22,19 @@ import functools
 import ipaddress
 import json
 import logging
+import math
 import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache
 from requests.adapters import HTTPAdapter
 
 from . import __version__, _json, app_settings
@@ -44,6 +46,7 @@ from .errors import (
     TokenVerificationError,
     oauth_error,
 )
+from .http import deadline, guard
 
 if TYPE_CHECKING:
     import jwt
@@ -72,11 +75,12 @@ T = TypeVar("T")
 
 
 def _shared_adapter() -> HTTPAdapter:
-    """One connection pool per process for all SSO traffic (urllib3 pools are thread-safe)."""
+    """One connection pool per process for all SSO traffic (urllib3 pools are thread-safe),
+    whose exchanges obey :func:`esi.http.deadline.limit`."""
     global _adapter
     if _adapter is None:
         size = int(app_settings.ESI_CONNECTION_POOL_MAXSIZE)
-        _adapter = HTTPAdapter(pool_connections=2, pool_maxsize=size)
+        _adapter = deadline.DeadlineAdapter(pool_connections=2, pool_maxsize=size)
     return _adapter
 
 
@@ -90,10 +94,22 @@ def user_agent() -> str:
 
 
 def _timeout() -> tuple[float, float]:
-    return (
-        float(app_settings.ESI_REQUESTS_CONNECT_TIMEOUT),
-        float(app_settings.ESI_REQUESTS_READ_TIMEOUT),
-    )
+    """``(connect, read)`` seconds for one request, cut to the time left before the
+    deadline of the enclosing :func:`esi.http.deadline.limit`, if any."""
+    connect = float(app_settings.ESI_REQUESTS_CONNECT_TIMEOUT)
+    read = float(app_settings.ESI_REQUESTS_READ_TIMEOUT)
+    left = deadline.remaining()
+    if left is None:
+        return connect, read
+    return min(connect, left), min(read, left)
+
+
+def view_deadline() -> AbstractContextManager[None]:
+    """A block in which EVE SSO requests get ``ESI_SSO_VIEW_TIMEOUT`` seconds in all: the
+    decorators and the callback view wrap their token work in it, so that a hanging EVE SSO
+    costs a page at most that long (``DeadlineExceeded`` becomes ``SSOUnavailableError``
+    and the token is kept and backed off)."""
+    return deadline.limit(float(app_settings.ESI_SSO_VIEW_TIMEOUT))
 
 
 def _allow_loopback_http() -> None:
@@ -142,9 +158,10 @@ def _oauth_session(**kwargs: Any) -> OAuth2Session:
 _local = threading.local()
 
 
-def _refresh_session() -> requests.Session:
-    """This thread's session for refreshes, reused while the settings it was built from
-    hold (a session is cheap to use, not to build, and is not safe to share between threads)."""
+def _session() -> requests.Session:
+    """This thread's session for refreshes, the key set and revocations, reused while the
+    settings it was built from hold (a session is cheap to use, not to build, and is not
+    safe to share between threads)."""
     key = (app_settings.ESI_SSO_CLIENT_ID, app_settings.sso_base_url(), user_agent())
     cached = getattr(_local, "session", None)
     if cached is None or cached[0] != key:
@@ -181,20 +198,25 @@ def _with_retries(send: Callable[[], T], *, idempotent: bool, attempts: int | No
     errors, timeouts and 429 / 502 / 503 / 504, waiting ``Retry-After`` (capped by
     ``ESI_SSO_MAX_RETRY_AFTER``) or an exponential backoff. A request that may have reached
     SSO (a read timeout, a dropped connection) is only retried when ``idempotent``: a
-    refresh token spent by a lost answer cannot be spent again.
+    refresh token spent by a lost answer cannot be spent again. The attempts and the waits
+    between them get ``ESI_REQUESTS_TOTAL_TIMEOUT`` seconds in all (less inside
+    :func:`view_deadline`); an answer still trickling in then is cut off.
 
     Raises:
         SSOUnavailableError: when every attempt failed; its ``status_code`` and
             ``retry_after`` (seconds) are those of the last answer, if there was one.
     """
     attempts = max(1, int(app_settings.ESI_SSO_MAX_RETRIES if attempts is None else attempts))
+    total = float(app_settings.ESI_REQUESTS_TOTAL_TIMEOUT)
+    ends = time.monotonic() + total
     last: BaseException | None = None
     status_code: int | None = None
     retry_after: float | None = None
     for attempt in range(attempts):
         wait: float | None = None
         try:
-            return send()
+            with deadline.limit(ends - time.monotonic()):
+                return send()
         except _RetryableStatus as exc:
             last = exc
             status_code = exc.response.status_code
@@ -211,6 +233,9 @@ def _with_retries(send: Callable[[], T], *, idempotent: bool, attempts: int | No
             if wait is None:
                 wait = float(app_settings.ESI_SSO_WAIT_EXPONENT) * (2**attempt) * 0.1
                 wait += random.uniform(0, wait / 2)
+            left = deadline.remaining()
+            if time.monotonic() + wait >= ends or (left is not None and wait >= left):
+                break  # no time for another attempt
             time.sleep(wait)
     raise SSOUnavailableError(
         f"EVE SSO unavailable: {last}", status_code=status_code, retry_after=retry_after
@@ -293,7 +318,7 @@ def exchange_code(code: str, code_verifier: str | None = None) -> dict[str, Any]
     from oauthlib.oauth2 import OAuth2Error
 
     session = _oauth_session(redirect_uri=app_settings.ESI_SSO_CALLBACK_URL)
-    kwargs: dict[str, Any] = {"code": code, "timeout": _timeout()}
+    kwargs: dict[str, Any] = {"code": code}
     if code_verifier:
         kwargs.update(code_verifier=code_verifier, include_client_id=True)
     else:
@@ -301,7 +326,7 @@ def exchange_code(code: str, code_verifier: str | None = None) -> dict[str, Any]
 
     def send() -> dict[str, Any]:
         try:
-            return dict(session.fetch_token(app_settings.sso_token_url(), **kwargs))
+            return dict(session.fetch_token(app_settings.sso_token_url(), timeout=_timeout(), **kwargs))
         except OAuth2Error as exc:
             _raise_oauth_error(exc)
             raise  # pragma: no cover  (_raise_oauth_error always raises)
@@ -335,21 +360,21 @@ def refresh_access_token(refresh_token: str, *, attempts: int | None = None) -> 
         SSOUnavailableError: SSO unreachable or failing; keep the token.
         IncompleteResponseError: no access token in the answer.
     """
-    session = _refresh_session()
+    session = _session()
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     auth: tuple[str, str] | None = None
     if app_settings.ESI_SSO_USE_PKCE and not app_settings.ESI_SSO_CLIENT_SECRET:
         data["client_id"] = str(app_settings.ESI_SSO_CLIENT_ID)
     else:
         auth = (str(app_settings.ESI_SSO_CLIENT_ID), str(app_settings.ESI_SSO_CLIENT_SECRET))
-    url, timeout = app_settings.sso_token_url(), _timeout()
+    url = app_settings.sso_token_url()
     ambiguous = False
 
     def send() -> dict[str, Any]:
         nonlocal ambiguous
         try:
             response = session.post(
-                url, data=data, auth=auth, timeout=timeout, headers={"Accept": "application/json"}
+                url, data=data, auth=auth, timeout=_timeout(), headers={"Accept": "application/json"}
             )
         except (requests.ReadTimeout, requests.ConnectionError) as exc:
             if not isinstance(exc, requests.ConnectTimeout):
@@ -398,13 +423,13 @@ def revoke(refresh_token: str) -> None:
     """Revoke a refresh token at EVE SSO (RFC 7009). Errors are logged, not raised:
     revocation is a courtesy and must never block deleting a token locally."""
     try:
-        response = requests.post(
-            app_settings.sso_revoke_url(),
-            data={"token": refresh_token, "token_type_hint": "refresh_token"},
-            auth=(app_settings.ESI_SSO_CLIENT_ID, app_settings.ESI_SSO_CLIENT_SECRET or ""),
-            headers={"User-Agent": user_agent()},
-            timeout=_timeout(),
-        )
+        with deadline.limit(float(app_settings.ESI_REQUESTS_TOTAL_TIMEOUT)):
+            response = _session().post(
+                app_settings.sso_revoke_url(),
+                data={"token": refresh_token, "token_type_hint": "refresh_token"},
+                auth=(app_settings.ESI_SSO_CLIENT_ID, app_settings.ESI_SSO_CLIENT_SECRET or ""),
+                timeout=_timeout(),
+            )
         if response.status_code >= 400:
             logger.warning("EVE SSO refused a revocation: %s", response.status_code)
     except requests.RequestException as exc:
@@ -428,33 +453,95 @@ class AccessTokenClaims:
 
 
 def _fetch_jwks() -> dict[str, Any]:
+    """Download the key set and keep its usable keys in the cache (see :func:`get_jwks`)."""
     try:
-        response = requests.get(
-            app_settings.sso_jwks_url(), headers={"User-Agent": user_agent()}, timeout=_timeout()
-        )
+        with deadline.limit(float(app_settings.ESI_REQUESTS_TOTAL_TIMEOUT)):
+            response = _session().get(app_settings.sso_jwks_url(), timeout=_timeout())
         response.raise_for_status()
         data = response.json()
     except (requests.RequestException, ValueError) as exc:
         raise SSOUnavailableError(f"Could not fetch EVE SSO's JWKS: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise TokenVerificationError("jwks", "EVE SSO's JWKS has no 'keys' list")
-    cache.set(_JWKS_CACHE_KEY, data, int(app_settings.ESI_SSO_JWKS_CACHE_TIMEOUT))
+    usable = [entry for entry in data["keys"] if _usable(entry)]
+    if not usable:
+        # Cached, such a set would fail every login until it expired.
+        raise TokenVerificationError("jwks", "EVE SSO's JWKS has no usable RS256 or ES256 key")
+    data = {**data, "keys": usable}
+    with _key_cache() as cache:
+        cache.set(_JWKS_CACHE_KEY, data, int(app_settings.ESI_SSO_JWKS_CACHE_TIMEOUT))
     return data
 
 
+def _usable(entry: Any) -> bool:
+    """Whether a JWKS entry is a key that can verify an EVE SSO signature: a JSON object
+    with a ``kid`` that PyJWT loads as an RS256 or ES256 public key. One malformed entry is
+    logged and left out; the others still serve (RFC 7517 section 5: a set's consumers
+    ignore the keys they cannot use)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
+        logger.warning("EVE SSO's JWKS holds an entry without a kid; ignoring it")
+        return False
+    fitting = [alg for alg in ALLOWED_ALGORITHMS if _fits(entry, alg)]
+    for alg in fitting:
+        if _try_load(entry, alg) is not None:
+            return True
+    if fitting:
+        logger.warning("EVE SSO's JWKS key %r cannot be loaded; ignoring it", entry["kid"])
+    return False
+
+
+def _try_load(entry: dict[str, Any], alg: str) -> jwt.PyJWK | None:
+    """The key of a JWKS entry for ``alg``, or ``None`` if PyJWT cannot build it (a
+    malformed modulus, a point off the curve, a member of the wrong type, ...)."""
+    import jwt
+
+    try:
+        key = _load_key(json.dumps(entry, sort_keys=True), alg)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+    return key
+
+
 def get_jwks(force_refresh: bool = False) -> dict[str, Any]:
-    """EVE SSO's JSON Web Key Set, cached in the Django cache for
-    ``ESI_SSO_JWKS_CACHE_TIMEOUT`` seconds.
+    """EVE SSO's JSON Web Key Set, ``{"keys": [JWK, ...], ...}``, cached in the Django cache
+    for ``ESI_SSO_JWKS_CACHE_TIMEOUT`` seconds. Only the keys that can verify a signature
+    (RS256 or ES256 keys PyJWT can load) are kept; a set without one is never cached.
 
     Raises:
         SSOUnavailableError: the JWKS could not be downloaded.
-        TokenVerificationError: the download is not a JWKS.
+        TokenVerificationError: the download is not a JWKS, or holds no usable key.
     """
     if not force_refresh:
-        cached = cache.get(_JWKS_CACHE_KEY)
-        if cached is not None:
-            return dict(cached)
+        with _key_cache() as cache:
+            cached = cache.get(_JWKS_CACHE_KEY)
+            if isinstance(cached, dict):
+                return dict(cached)
     return _fetch_jwks()
+
+
+def _key_cache() -> AbstractContextManager[BaseCache]:
+    """The default cache, for the key set; while it is down the key set is downloaded for
+    each verification (:mod:`esi.http.guard`)."""
+    return guard.guarded(DEFAULT_CACHE_ALIAS, "EVE SSO's signing keys")
+
+
+_refetched_at = -math.inf
+_refetch_lock = threading.Lock()
+
+
+def _may_refetch() -> bool:
+    """Whether a token with an unknown ``kid`` may download the key set again: once per
+    ``_JWKS_REFETCH_INTERVAL`` for all processes (a ``cache.add``), or, while the cache is
+    down, for this process."""
+    global _refetched_at
+    with _key_cache() as cache:
+        return bool(cache.add(_JWKS_REFETCH_KEY, True, _JWKS_REFETCH_INTERVAL))
+    now = time.monotonic()
+    with _refetch_lock:
+        if now - _refetched_at < _JWKS_REFETCH_INTERVAL:
+            return False
+        _refetched_at = now
+    return True
 
 
 @functools.lru_cache(maxsize=16)
@@ -486,22 +573,20 @@ def _fits(entry: dict[str, Any], alg: str) -> bool:
 
 
 def _find_key(jwks: dict[str, Any], kid: str, alg: str) -> jwt.PyJWK | None:
-    """The key with ``kid`` that fits ``alg`` (see :func:`_fits`), or ``None``."""
-    import jwt
-
+    """The first key with ``kid`` that fits ``alg`` (see :func:`_fits`) and loads, or
+    ``None``; entries that do not load are skipped."""
     for entry in jwks.get("keys", []):
         if isinstance(entry, dict) and entry.get("kid") == kid and _fits(entry, alg):
-            try:
-                return _load_key(json.dumps(entry, sort_keys=True), alg)
-            except jwt.PyJWKError as exc:
-                raise TokenVerificationError("jwks", f"Unusable key {kid!r}: {exc}") from exc
+            key = _try_load(entry, alg)
+            if key is not None:
+                return key
     return None
 
 
 def _signing_key(kid: str, alg: str) -> jwt.PyJWK:
     key = _find_key(get_jwks(), kid, alg)
     # CCP rotates keys: an unknown kid earns one fresh download, at most once a minute.
-    if key is None and cache.add(_JWKS_REFETCH_KEY, True, _JWKS_REFETCH_INTERVAL):
+    if key is None and _may_refetch():
         key = _find_key(get_jwks(force_refresh=True), kid, alg)
     if key is None:
         raise TokenVerificationError("unknown_key", f"No {alg} key with kid {kid!r} in the JWKS")
@@ -586,9 +671,10 @@ def _claims(claims: dict[str, Any]) -> AccessTokenClaims:
 def _after_fork() -> None:
     """A forked child builds its own SSO connection pool and sessions (see
     :func:`esi.http.transport._after_fork`)."""
-    global _adapter, _local
+    global _adapter, _local, _refetch_lock
     _adapter = None
     _local = threading.local()
+    _refetch_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork)

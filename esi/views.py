@@ -124,7 +124,8 @@ def receive_callback(request: HttpRequest) -> HttpResponse:
 
     verifier = request.session.pop(_VERIFIER_SESSION_KEY, None)
     try:
-        token = Token.objects.create_from_code(code, user=request.user, code_verifier=verifier)
+        with sso.view_deadline():
+            token = Token.objects.create_from_code(code, user=request.user, code_verifier=verifier)
     except SSOUnavailableError:
         logger.warning("EVE SSO unavailable during a callback", exc_info=True)
         pending.delete()
@@ -145,12 +146,8 @@ def receive_callback(request: HttpRequest) -> HttpResponse:
 def select_token(request: HttpRequest, scopes: Any = "", new: bool = False) -> HttpResponse:
     """The token selection page (``esi/select_token.html``) for ``token_required``: the
     user's valid tokens holding ``scopes``, one per character, and a button to add one."""
-    tokens = (
-        Token.objects.filter(user__pk=request.user.pk)
-        .require_scopes(scopes)
-        .require_valid()
-        .order_by("character_name", "-created")
-        .prefetch_related("scopes")
-    )
+    with sso.view_deadline():
+        valid = Token.objects.filter(user__pk=request.user.pk).require_scopes(scopes).require_valid()
+    tokens = valid.order_by("character_name", "-created").prefetch_related("scopes")
     context = {"tokens": unique_characters(tokens), "scopes": sorted(process_scopes(scopes))}
     return render(request, "esi/select_token.html", context)

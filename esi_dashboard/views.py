@@ -33,7 +33,7 @@ from django.views.generic import TemplateView
 from django_tables2 import RequestConfig, SingleTableMixin
 
 from esi import app_settings as esi_settings
-from esi.http import budgets, stats
+from esi.http import budgets, guard, stats
 from esi.models import Scope, Token
 
 from . import app_settings, charts, metrics, queue
@@ -92,6 +92,8 @@ class DashboardMixin:
             "opts": Dashboard._meta,
             "pages": [(name, title, name == self.url_name) for name, title in PAGES],
             "can_refresh": self.request.user.has_perm(REFRESH_PERMISSION),
+            # Redis down: say what the site runs without (the system check esi.W004).
+            "cache_outages": guard.outages(),
         }
 
 

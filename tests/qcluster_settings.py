@@ -1,5 +1,7 @@
 """Settings for the real ``qcluster`` process that tests/test_qcluster.py starts: the test
-database the suite created, the Redis broker, and the emulator of the test process."""
+database the suite created, a Redis queue of the test's own, the test run's cache (the
+same ``KEY_PREFIX``, inherited through ``ESI_TEST_RUN``) and the emulator of the test
+process."""
 
 import os
 
@@ -7,11 +9,11 @@ from tests.settings import *  # noqa: F403
 
 DATABASES["default"]["NAME"] = os.environ["ESI_TEST_DB_NAME"]  # noqa: F405
 Q_CLUSTER = {
-    # The same name as the test process (it salts the signed task packages). No cluster_name
-    # of its own: like a site's only cluster, it runs the schedules that name no cluster
-    # (the esi: schedules). The Redis database, and so the queue, is this cluster's own.
-    "name": "esi-ng-tests",
-    "redis": os.environ["Q_REDIS_URL"],
+    # The name the test gives it (it names the queue and salts the signed task packages), one
+    # per test. No cluster_name of its own: like a site's only cluster, it runs the schedules
+    # that name no cluster (the esi: schedules).
+    "name": os.environ["Q_CLUSTER_NAME_FOR_TESTS"],
+    "redis": os.environ["REDIS_URL"],
     "workers": 1,
     "timeout": 60,
     "retry": 120,

@@ -1,12 +1,16 @@
 """Settings for the test suite.
 
 ``DB_BACKEND`` chooses the database (``sqlite`` default, ``postgresql``, ``mariadb``);
-``REDIS_URL`` switches the cache from locmem to django-redis. ``TEST_DB_NAME`` names the
+``REDIS_URL`` switches the cache from locmem to django-redis, with a key prefix of the test
+run's own (``ESI_TEST_RUN``): the tests delete only their own keys, so runs can share a
+Redis database, though one of its own is best (``.ci/test-matrix`` uses 14 unless
+``REDIS_URL_FOR_TESTS`` says otherwise). ``TEST_DB_NAME`` names the
 test database on PostgreSQL and MariaDB (default ``test_django_esi_ng``), so two runs can
 share a server.
 """
 
 import os
+import uuid
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -87,11 +91,15 @@ else:
     raise RuntimeError(f"DB_BACKEND must be sqlite, postgresql or mariadb, not {_backend!r}")
 
 if os.environ.get("REDIS_URL"):
+    # A key prefix per test run, inherited by the processes the run starts (the qcluster of
+    # tests/test_qcluster.py): runs that share a Redis database neither see nor delete each
+    # other's keys (tests/conftest.py empties this prefix only).
+    TEST_RUN = os.environ.setdefault("ESI_TEST_RUN", uuid.uuid4().hex[:12])
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": "esi-ng-tests",
+            "KEY_PREFIX": f"esi-ng-tests-{TEST_RUN}",
         }
     }
 else:

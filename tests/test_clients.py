@@ -8,6 +8,7 @@ import socket
 import time
 from pathlib import Path
 
+import jwt
 import pytest
 from bravado_core.param import get_param_type_spec
 
@@ -194,6 +195,206 @@ class TestCache:
         assert len(esi_requests(emulator)) == 2
 
 
+def test_one_of_answers_are_decoded(client, emulator):
+    """/sovereignty/systems (2026-08-04): a claim is one of three shapes, and an alliance
+    claim's date-time comes back as a datetime."""
+    claim = {
+        "alliance_id": 99000001, "corporation_id": 98000001, "claimed_since": "2026-02-23T12:00:00Z",
+        "is_capital_system": True, "development": {}, "sovereignty_hub": {},
+    }
+    emulator.esi.set_response(
+        "GetSovereigntySystems",
+        {"solar_systems": [
+            {"solar_system_id": 30000142, "claim": {"alliance": claim}},
+            {"solar_system_id": 30000143, "claim": {"unclaimed": True}},
+        ]},
+    )
+    systems = client.Sovereignty.get_sovereignty_systems().result()["solar_systems"]
+    assert systems[0]["claim"]["alliance"]["claimed_since"] == datetime.datetime(2026, 2, 23, 12, tzinfo=datetime.UTC)
+    assert systems[1]["claim"] == {"unclaimed": True}
+
+
+class TestArrayParameters:
+    """ESI takes arrays in the query as comma-separated values (?contact_ids=1,2,3)."""
+
+    def test_arrays_are_sent_comma_separated(self, client, emulator):
+        contacts = make_token(emulator, ADA, ["esi-characters.write_contacts.v1"])
+        client.Contacts.delete_characters_character_id_contacts(
+            character_id=ADA, contact_ids=[90000002, 90000003], token=contacts
+        ).result()
+        mail = make_token(emulator, ADA, [MAIL])
+        client.Mail.get_characters_character_id_mail(character_id=ADA, labels=[1, 2, 3], token=mail).result()
+        sent = esi_requests(emulator)
+        assert sent[0].status == 204 and sent[0].query == {"contact_ids": ["90000002,90000003"]}
+        assert sent[1].status == 200 and sent[1].query["labels"] == ["1,2,3"]
+
+    def test_search_categories(self, client, emulator):
+        token = make_token(emulator, ADA, ["esi-search.search_structures.v1"])
+        client.Search.get_characters_character_id_search(
+            character_id=ADA, categories=["alliance", "character"], search="Ada", token=token
+        ).result()
+        assert esi_requests(emulator)[-1].query["categories"] == ["alliance,character"]
+
+
+class TestCacheKeys:
+    """The response cache key is built from the request as sent, with the character only
+    when it was verified."""
+
+    STATUS = {"players": 1, "server_version": "1", "start_time": "2026-01-01T00:00:00Z"}
+
+    def notifications(self, client, token):
+        return client.Character.get_characters_character_id_notifications(character_id=ADA, token=token)
+
+    @pytest.mark.parametrize(
+        "forge",
+        [
+            # unsigned: alg "none"
+            lambda emulator: jwt.encode(
+                {"sub": f"CHARACTER:EVE:{ADA}", "scp": [NOTIFICATIONS], "exp": 2**33}, None, algorithm="none"
+            ),
+            # signed, but not by EVE SSO
+            lambda emulator: emulator.sso.issue_access_token(ADA, [NOTIFICATIONS], sign_with_unknown_key=True),
+            # EVE SSO's, expired
+            lambda emulator: emulator.sso.issue_access_token(ADA, [NOTIFICATIONS], exp=1_000_000),
+        ],
+    )
+    def test_a_token_string_that_does_not_verify_is_never_answered_from_the_cache(self, client, emulator, forge):
+        """Security: an unsigned string claiming character A got A's cached private data
+        without a request."""
+        private = self.notifications(client, make_token(emulator, ADA, [NOTIFICATIONS])).results()
+        assert private is not None
+        before = len(esi_requests(emulator))
+        with pytest.raises(errors.HTTPUnauthorized):
+            self.notifications(client, forge(emulator)).results()
+        assert len(esi_requests(emulator)) == before + 1  # ESI was asked, and said no
+
+    def test_a_token_of_another_application_is_sent_and_not_cached(self, client, emulator):
+        """ESI takes EVE SSO tokens of any application; this site cannot verify them (the
+        audience is another client), so their answers are neither served from nor kept in
+        the cache."""
+        self.notifications(client, make_token(emulator, ADA, [NOTIFICATIONS])).results()
+        before = len(esi_requests(emulator))
+        other = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS], audience=["other", "EVE Online"])
+        for _ in range(2):
+            self.notifications(client, other).results()
+        assert len(esi_requests(emulator)) == before + 2
+
+    def test_a_token_string_that_does_not_verify_is_not_tried_again_for_a_while(self, client, emulator):
+        """While EVE SSO's key set cannot be fetched, a call with a token string waits for
+        the download once, not on every call."""
+        access = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS])
+        emulator.faults.add("sso:jwks", status=503)
+        for _ in range(3):
+            self.notifications(client, access).result()
+        jwks_requests = [r for r in emulator.requests if r.path == "/oauth/jwks"]
+        assert len(jwks_requests) == 1 and len(esi_requests(emulator)) == 3
+
+    def test_a_verified_token_string_shares_its_characters_entries(self, client, emulator):
+        token = make_token(emulator, ADA, [NOTIFICATIONS])
+        first = self.notifications(client, token).results()
+        before = len(esi_requests(emulator))
+        access = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS])
+        request = self.notifications(client, access)
+        request.request_config.also_return_response = True
+        data, response = request.result()
+        assert response.from_cache and data == first and len(esi_requests(emulator)) == before
+        # The verification is remembered: the next call verifies nothing again.
+        assert self.notifications(client, access).result() == first
+
+    @pytest.mark.parametrize("token", ["a.b.c", "not a jwt", "x" * 5000, "e30.e30.e30", "\u00e9.\u00e9.\u00e9"])
+    def test_malformed_token_strings_are_sent_and_never_cached(self, client, emulator, token):
+        op = client.Status.get_status
+        for _ in range(2):
+            op(token=token).result()
+        assert len(esi_requests(emulator)) == 2
+        assert all(r.headers.get("Authorization") == f"Bearer {token}" for r in esi_requests(emulator))
+
+    def answer_by(self, emulator, header):
+        emulator.esi.set_handler(
+            "GetStatus",
+            lambda request, match: (200, {"Cache-Control": "max-age=300"}, {**self.STATUS, "server_version": request.headers.get(header)}),
+        )
+
+    def test_the_tenant_is_part_of_the_key(self, emulator):
+        self.answer_by(emulator, "X-Tenant")
+        tranquility = EsiClientProvider(datasource="tranquility").client
+        singularity = EsiClientProvider(datasource="singularity").client
+        assert tranquility.Status.get_status().result()["server_version"] == "tranquility"
+        assert singularity.Status.get_status().result()["server_version"] == "singularity"
+        assert tranquility.Status.get_status().result()["server_version"] == "tranquility"
+        assert len(esi_requests(emulator)) == 2
+
+    def test_the_compatibility_date_is_part_of_the_key(self, emulator):
+        self.answer_by(emulator, "X-Compatibility-Date")
+        newest = EsiClientProvider().client
+        older = EsiClientProvider(compatibility_date="2025-12-16").client
+        assert newest.Status.get_status().result()["server_version"] == "2026-08-04"
+        assert older.Status.get_status().result()["server_version"] == "2025-12-16"
+        assert len(esi_requests(emulator)) == 2
+
+    def test_a_body_that_does_not_decode_is_not_cached(self, client, emulator):
+        """A 200 that is not JSON used to be stored before decoding: every call then
+        failed from the cache until the entry expired."""
+        emulator.esi.set_handler("GetStatus", lambda request, match: (200, {"Cache-Control": "max-age=300"}, b"<html>"))
+        with pytest.raises(errors.ESIResponseDecodeError):
+            client.Status.get_status().result()
+        emulator.esi.set_handler("GetStatus", lambda request, match: (200, {"Cache-Control": "max-age=300"}, self.STATUS))
+        assert client.Status.get_status().result()["players"] == 1
+        assert client.Status.get_status().result()["players"] == 1
+        assert len(esi_requests(emulator)) == 2
+
+    def test_a_body_above_the_cache_limit_is_not_stored(self, client, emulator, settings):
+        settings.ESI_RESPONSE_CACHE_MAX_BYTES = 50
+        emulator.esi.set_handler(
+            "GetStatus",
+            lambda request, match: (200, {"Cache-Control": "max-age=300"}, {**self.STATUS, "server_version": "x" * 60}),
+        )
+        client.Status.get_status().result()
+        client.Status.get_status().result()
+        assert len(esi_requests(emulator)) == 2
+
+    def test_a_body_above_the_response_limit_is_refused(self, client, emulator, settings):
+        settings.ESI_MAX_RESPONSE_BYTES = 50
+        emulator.esi.set_handler("GetStatus", lambda request, match: (200, {}, {**self.STATUS, "server_version": "x" * 60}))
+        with pytest.raises(errors.ESIResponseTooLargeError):
+            client.Status.get_status().result()
+
+
+class TestCacheServerDown:
+    """Redis down: calls and logins go on without the cache, with a warning."""
+
+    @pytest.fixture
+    def down(self, settings):
+        settings.CACHES = {
+            **settings.CACHES,
+            # Nothing listens on port 1: every operation is refused, as with Redis stopped.
+            "down": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+        }
+        return "down"
+
+    def test_esi_calls_go_on_without_the_response_cache_and_shared_budgets(self, client, emulator, settings, down, caplog):
+        settings.ESI_RESPONSE_CACHE_ALIAS = down
+        settings.ESI_BUDGET_CACHE_ALIAS = down
+        for _ in range(3):
+            assert client.Status.get_status().result()["players"] >= 0
+        assert len(esi_requests(emulator)) == 3  # nothing could be stored
+        warnings = [r for r in caplog.records if r.levelname == "WARNING" and "'down'" in r.getMessage()]
+        assert len(warnings) == 1 and "ESI responses" in warnings[0].getMessage()  # then quiet for a minute
+        # The budgets fall back to this process's own state: a 420 still holds every call.
+        settings.ESI_ERROR_LIMIT_BEHAVIOUR = "raise"
+        emulator.faults.add("GetStatus", status=420, times=1)
+        with pytest.raises(errors.HTTPEnhanceYourCalm):
+            client.Status.get_status().result(ignore_cache=True)
+        with pytest.raises(errors.ESIErrorLimitException):
+            client.Status.get_status().result(ignore_cache=True)
+
+    def test_token_strings_are_verified_without_the_key_cache(self, client, emulator, settings, down):
+        settings.CACHES = {**settings.CACHES, "default": settings.CACHES[down]}
+        access = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS])
+        client.Character.get_characters_character_id_notifications(character_id=ADA, token=access).result()
+        assert emulator.sso.stats["jwks"] == 1
+
+
 def market_orders(count, page):
     return [
         {
@@ -224,6 +425,70 @@ class TestPagination:
         pages = sorted(int(r.query["page"][0]) for r in esi_requests(emulator))
         assert pages == [1, 2, 3, 4, 5]
 
+    def test_a_lying_x_pages_costs_a_handful_of_errors(self, client, emulator, settings):
+        """400 pages announced, 10 real: the walk stops at the first 404 instead of sending
+        the 389 others (198 were sent, the error limit spent, an unrelated call blocked)."""
+        settings.ESI_PAGE_CONCURRENCY = 4
+        emulator.esi.set_response(
+            "GetMarketsRegionIdOrders", pages=[market_orders(5, p) for p in range(10)], headers={"X-Pages": "400"}
+        )
+        with pytest.raises(errors.HTTPNotFound):
+            client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()
+        sent = len(esi_requests(emulator))
+        assert 11 <= sent <= 10 + 4  # the pages that exist, the first 404 and those in flight
+        time.sleep(0.2)
+        assert len(esi_requests(emulator)) == sent  # nothing left running
+        assert budgets.error_limit().remain >= 100 - 4
+        assert client.Status.get_status().result()["players"] >= 0  # nothing blocked
+
+    def test_pages_in_flight_are_capped(self, client, emulator, settings):
+        import threading
+
+        settings.ESI_PAGE_CONCURRENCY = 3
+        lock = threading.Lock()
+        state = {"now": 0, "most": 0}
+
+        def slow(request, match):
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.05)
+            with lock:
+                state["now"] -= 1
+            page = int(request.query.get("page", ["1"])[0])
+            return 200, {"X-Pages": "12", "Cache-Control": "max-age=300"}, market_orders(1, page)
+
+        emulator.esi.set_handler("GetMarketsRegionIdOrders", slow)
+        orders = client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()
+        assert [o["order_id"] // 100000 for o in orders] == list(range(1, 13))
+        assert state["most"] == 3
+
+    def test_more_pages_than_the_limit_are_refused(self, client, emulator, settings):
+        settings.ESI_MAX_PAGES = 5
+        emulator.esi.set_response("GetMarketsRegionIdOrders", pages=[market_orders(1, p) for p in range(6)])
+        with pytest.raises(errors.ESITooManyPagesError, match="6 pages") as info:
+            client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()
+        assert (info.value.pages, info.value.limit) == (6, 5)
+        assert len(esi_requests(emulator)) == 1
+        settings.ESI_MAX_PAGES = 6
+        assert len(client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()) == 6
+
+    def test_an_absurd_x_pages_is_more_than_the_limit(self, client, emulator):
+        emulator.esi.set_response(
+            "GetMarketsRegionIdOrders", pages=[market_orders(2, p) for p in range(3)], headers={"X-Pages": "9" * 30}
+        )
+        with pytest.raises(errors.ESITooManyPagesError):
+            client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()
+        assert len(esi_requests(emulator)) == 1
+
+    @pytest.mark.parametrize("x_pages", ["-5", "0", "1e3", "abc", "", "\u0664", "1 2"])
+    def test_an_x_pages_that_is_not_a_page_count_means_one_page(self, client, emulator, x_pages):
+        emulator.esi.set_response(
+            "GetMarketsRegionIdOrders", pages=[market_orders(2, p) for p in range(3)], headers={"X-Pages": x_pages}
+        )
+        assert len(client.Market.get_markets_region_id_orders(region_id=10000002, order_type="all").results()) == 2
+        assert len(esi_requests(emulator)) == 1
+
     def test_result_is_one_page(self, client, emulator):
         emulator.esi.set_response("GetMarketsRegionIdOrders", pages=[market_orders(10, p) for p in range(3)])
         op = client.Market.get_markets_region_id_orders
@@ -251,6 +516,18 @@ class TestPagination:
         assert [j["id"] for j in jobs] == [f"job-{p}-{i}" for p in range(4) for i in range(3)]
         befores = [r.query.get("before") for r in esi_requests(emulator)]
         assert befores[0] is None and all(befores[1:])
+
+    def test_a_record_on_two_cursor_pages_is_returned_once(self, client, emulator):
+        """It changed during the walk (or a page came from a cache): CCP says keep the copy
+        already held, the one on the newer page."""
+        pages = [
+            [{"id": "a", "name": "A"}, {"id": "b", "name": "B, older"}],
+            [{"id": "b", "name": "B, newer"}, {"id": "c", "name": "C"}],
+            [{"id": "d", "name": "D"}, {"id": "d", "name": "D"}],
+        ]
+        emulator.esi.set_response("GetFreelanceJobsListing", pages=pages)
+        jobs = client.Freelance_Jobs.get_freelance_jobs_listing().results()
+        assert [(j["id"], j["name"]) for j in jobs] == [("a", "A"), ("b", "B, newer"), ("c", "C"), ("d", "D")]
 
     def test_from_id_pages(self, client, emulator):
         scope = "esi-wallet.read_character_wallet.v1"

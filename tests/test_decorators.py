@@ -1,5 +1,6 @@
 """token_required, tokens_required and single_use_token, end to end with the emulator."""
 
+import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import override_settings
@@ -194,3 +195,83 @@ class TestSelectionTemplate:
         assert html.startswith("<p>Project page</p>")
         assert f"<b>{token.character_name}</b>" in html
         assert 'name="_token"' not in html  # nothing of the packaged page
+
+
+class TestWhenEveSsoHangs:
+    """EVE SSO takes 3 s to answer a refresh (well inside the 10 s read timeout). A page
+    with three expired tokens took one read timeout per token (30 s), and as long again
+    on the next page: now the decorators give EVE SSO ``ESI_SSO_VIEW_TIMEOUT`` in all, and
+    a token whose refresh failed is not tried again before its back-off ends."""
+
+    @pytest.fixture(autouse=True)
+    def settle(self, emulator):
+        """The refreshes cut at the view's deadline are still at the emulator, which goes
+        on with them: wait for them, or they would land in the next test's counters."""
+        import time
+
+        yield
+        deadline = time.monotonic() + 10
+        while any(r.status is None for r in emulator.requests if r.path == "/v2/oauth/token"):
+            assert time.monotonic() < deadline, "the emulator did not finish the cut refreshes"
+            time.sleep(0.05)
+
+    def token_requests(self, emulator):
+        return sum(1 for r in emulator.requests if r.path == "/v2/oauth/token")
+
+    def test_pages_wait_at_most_the_view_timeout_and_backed_off_tokens_are_left_alone(
+        self, emulator, client, settings
+    ):
+        import time
+
+        settings.ESI_SSO_VIEW_TIMEOUT = 0.5
+        user = logged_in(client)
+        tokens = [make_token(emulator, 90000001 + i, [NOTIFICATIONS], user=user, expired=True) for i in range(3)]
+        emulator.faults.latency(3, target="sso:token")
+        asked = []
+        for _ in range(len(tokens) + 1):
+            before = self.token_requests(emulator)
+            started = time.monotonic()
+            page = client.get("/many/")
+            assert time.monotonic() - started < 2.2  # one refresh alone took 3 s before
+            # No valid token: the decorator sends the user to log in again.
+            assert page.status_code == 302 and "/v2/oauth/authorize" in page["Location"]
+            asked.append(self.token_requests(emulator) - before)
+        # Every token asked EVE SSO once at most (all at once on PostgreSQL and MariaDB, one
+        # per page where refreshes run one at a time); then the back-off holds.
+        assert sum(asked) == len(tokens) and asked[-1] == 0
+        stored = Token.objects.filter(user=user)
+        assert stored.count() == 3 and all(t.refresh_failures == 1 for t in stored)
+        assert all(t.refresh_backoff_until is not None for t in stored)
+
+    def test_the_selection_page_and_a_posted_token_obey_the_view_timeout(self, emulator, client, settings):
+        import time
+
+        settings.ESI_SSO_VIEW_TIMEOUT = 0.5
+        user = logged_in(client)
+        token = make_token(emulator, 90000001, [NOTIFICATIONS], user=user, expired=True)
+        emulator.faults.latency(3, target="sso:token")
+        started = time.monotonic()
+        assert client.post("/one/", {"_token": token.pk}).status_code == 302  # not valid: log in
+        assert client.get("/one/").status_code == 302
+        assert time.monotonic() - started < 2.5
+        assert self.token_requests(emulator) == 1
+
+
+class TestImplicitRefreshHonoursTheBackOff:
+    def test_valid_access_token_does_not_ask_eve_sso_while_the_token_backs_off(self, emulator):
+        from esi.errors import SSOUnavailableError
+
+        token = make_token(emulator, 90000001, [NOTIFICATIONS], expired=True)
+        emulator.faults.add("sso:token", status=503)
+        with pytest.raises(SSOUnavailableError):
+            token.valid_access_token()
+        asked = emulator.sso.stats["refreshes"] + emulator.sso.stats["refresh_failures"]
+        requests_before = len(emulator.requests)
+        emulator.faults.clear()
+        with pytest.raises(SSOUnavailableError, match="not trying again") as info:
+            Token.objects.get(pk=token.pk).valid_access_token()
+        assert 0 < info.value.retry_after <= 60
+        assert len(emulator.requests) == requests_before
+        # An explicit refresh is a request to try now.
+        Token.objects.get(pk=token.pk).refresh()
+        assert emulator.sso.stats["refreshes"] + emulator.sso.stats["refresh_failures"] == asked + 1

@@ -2,11 +2,12 @@
 
 import datetime
 import os
+import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -23,39 +24,69 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def qcluster(esi_emulator_settings, monkeypatch, tmp_path):
+    """A real cluster on a queue of its own, running before the test enqueues anything.
+
+    Two test runs can share a Redis server (other engineers, CI jobs): the queue is named
+    for this test alone (the name also salts the signed task packages, so both processes
+    use it), so no other cluster can take its tasks, and the run's cache keys carry a
+    prefix of their own (tests/settings.py), so no other run's cleanup deletes anything
+    here. The cluster runs in a session of its own, and whatever is left of it at the end
+    is killed: a leftover process would take the next test's tasks.
+    """
     if connection.vendor == "sqlite" or not os.environ.get("REDIS_URL"):
         pytest.skip("needs a server database the cluster process can share, and Redis")
     from django_q.brokers.redis_broker import Redis
     from django_q.conf import Conf
 
-    # A Redis database of its own, the one after REDIS_URL's (CI: 1 for the cache, 2 here): the
-    # test cache (django-redis) flushes its database, and parallel runs use other databases.
-    cache_url = urlsplit(os.environ["REDIS_URL"])
-    broker_db = int(cache_url.path.strip("/") or 0) + 1
-    broker_url = cache_url._replace(path=f"/{broker_db}").geturl()
-    monkeypatch.setattr(Conf, "REDIS", broker_url)
-    broker = Redis(list_key="esi-ng-tests")
-    broker.purge_queue()
+    name = f"esi-ng-tests-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "REDIS", os.environ["REDIS_URL"])
+    broker = Redis(list_key=name)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.qcluster_settings",
         "ESI_TEST_DB_NAME": connection.settings_dict["NAME"],
         "EMULATOR_URL": esi_emulator_settings.url,
-        "Q_REDIS_URL": broker_url,
+        "Q_CLUSTER_NAME_FOR_TESTS": name,
         "PYTHONPATH": str(ROOT),
         "PYTHONWARNINGS": "ignore",
     }
     log = tmp_path / "qcluster.log"
     with open(log, "wb") as output, subprocess.Popen(
-        [sys.executable, "-m", "django", "qcluster"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "django", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     ) as process:
         try:
+            wait_for_line(log, "running.", process)
             yield broker
         finally:
             process.terminate()
-            process.wait(timeout=30)
-            broker.purge_queue()
+            try:
+                process.wait(timeout=60)
+            finally:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            broker.delete_queue()
     print(log.read_text())
+
+
+def wait_for_line(log, text, process, timeout=180):
+    """Wait until the cluster's log has ``text`` (its start takes seconds under load)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"qcluster exited with {process.returncode}:\n{log.read_text()}")
+        time.sleep(0.2)
+    raise AssertionError(f"qcluster did not log {text!r} within {timeout} s:\n{log.read_text()}")
 
 
 def wait_for_result(task_id, timeout=60):

@@ -11,7 +11,7 @@ from django.db.models.signals import pre_save
 from esi import tasks
 from esi.errors import SSOUnavailableError, TokenInvalidError
 from esi.models import Token
-from esi.refresh import Outcome, _journal_key, refresh_one
+from esi.refresh import Outcome, _digest, _journal_key, refresh_one
 
 from .factories import make_token
 
@@ -20,23 +20,60 @@ class Rollback(Exception):
     pass
 
 
-def test_a_rolled_back_caller_transaction_does_not_lose_the_token(emulator, caplog):
+@pytest.mark.parametrize("rollbacks", [1, 2, 3])
+def test_rolled_back_caller_transactions_do_not_lose_the_token(emulator, caplog, rollbacks):
+    """A refresh inside a transaction that then rolls back (``ATOMIC_REQUESTS``, a view that
+    fails), once or several times in a row: each spends the refresh token the one before it
+    recovered from the journal, which keeps the whole chain, not one hop (two in a row used
+    to delete a live token)."""
+    token = make_token(emulator, expired=True)
+    spent = token.refresh_token
+    for _ in range(rollbacks):
+        with pytest.raises(Rollback), transaction.atomic():
+            current = Token.objects.get(pk=token.pk)
+            current.refresh()
+            assert current.refresh_token != spent
+            raise Rollback
+    stored = Token.objects.get(pk=token.pk)
+    assert stored.refresh_token == spent and stored.expired  # every row write was rolled back
+    # SSO has rotated the grant: the stored refresh token is dead, but the journal leads on.
+    stored.refresh()
+    assert not stored.expired and Token.objects.filter(pk=token.pk).exists()
+    assert "using the journal's" in caplog.text
+    assert emulator.sso.stats["refreshes"] == rollbacks + 1
+    # Each refresh first met the stored, spent refresh token; what is stored now is live.
+    assert emulator.sso.stats["refresh_failures"] == rollbacks
+    Token.objects.get(pk=token.pk).refresh()
+    assert emulator.sso.stats["refresh_failures"] == rollbacks
+
+
+def test_an_entry_of_the_earlier_journal_format_is_read(emulator):
+    """``{"spent": digest, "new": token}``, as journals written before the chain hold it."""
     token = make_token(emulator, expired=True)
     spent = token.refresh_token
     with pytest.raises(Rollback), transaction.atomic():
-        token.refresh()  # e.g. inside ATOMIC_REQUESTS, in a view that then fails
-        assert token.refresh_token != spent
+        token.refresh()
+        newer = token.refresh_token
         raise Rollback
-    stored = Token.objects.get(pk=token.pk)
-    assert stored.refresh_token == spent and stored.expired  # the row write was rolled back
-    # SSO has rotated the grant: the stored refresh token is dead ...
-    stored.refresh()
-    # ... but the journal had the new one, so the token lives on.
-    assert not stored.expired and Token.objects.filter(pk=token.pk).exists()
-    assert emulator.sso.stats["refresh_failures"] == 1
-    assert "using the journal's" in caplog.text
-    Token.objects.get(pk=token.pk).refresh()  # and what is stored now is live
-    assert emulator.sso.stats["refresh_failures"] == 1
+    caches["default"].set(_journal_key(token.pk), {"spent": _digest(spent), "new": newer})
+    Token.objects.get(pk=token.pk).refresh()
+    assert Token.objects.get(pk=token.pk).refresh_token not in (spent, newer)
+
+
+def test_the_chain_stays_bounded(emulator, monkeypatch):
+    from esi import refresh
+
+    monkeypatch.setattr(refresh, "_JOURNAL_HOPS", 3)
+    token = make_token(emulator, expired=True)
+    spent = token.refresh_token
+    for _ in range(5):
+        with pytest.raises(Rollback), transaction.atomic():
+            Token.objects.get(pk=token.pk).refresh()
+            raise Rollback
+    entry = caches["default"].get(_journal_key(token.pk))
+    assert len(entry["spent"]) == 3 and entry["spent"][0] == _digest(spent)  # the row's, kept
+    Token.objects.get(pk=token.pk).refresh()
+    assert Token.objects.filter(pk=token.pk).exists()
 
 
 def test_a_failed_row_write_is_recovered_by_the_next_run(emulator):
@@ -81,7 +118,9 @@ def test_a_journal_entry_for_another_refresh_token_is_ignored(emulator):
     assert result.outcome is Outcome.DELETED and result.reason == "invalid_grant"
 
 
-@pytest.mark.parametrize("junk", [None, "text", {"spent": 1}, {"new": 5}, ["x"]])
+@pytest.mark.parametrize(
+    "junk", [None, "text", {"spent": 1}, {"new": 5}, ["x"], {"spent": [], "new": "x"}, {"spent": [1, None], "new": "x"}]
+)
 def test_malformed_journal_entries_are_ignored(emulator, junk):
     token = make_token(emulator, expired=True)
     caches["default"].set(_journal_key(token.pk), junk)
@@ -105,7 +144,7 @@ def test_an_unverifiable_jwt_keeps_the_new_refresh_token(emulator, settings):
     the unverified access token is not used, and the next refresh succeeds."""
     token = make_token(emulator, expired=True)
     spent = token.refresh_token
-    caches["default"].clear()  # forget the key set
+    caches["default"].delete("esi:sso:jwks")  # forget the key set
     outage = emulator.faults.add("sso:jwks", status=503)
     result = refresh_one(token.pk)
     emulator.faults.remove(outage)

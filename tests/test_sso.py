@@ -187,6 +187,94 @@ class TestKeySelection:
             assert sso._find_key(sso.get_jwks(), RS256_KID, alg) is None
 
 
+class TestTrickledAnswers:
+    """An EVE SSO that answers a byte at a time, each byte well within the read timeout: a
+    request gives up at ESI_REQUESTS_TOTAL_TIMEOUT, retries included."""
+
+    def trickling(self, settings, body):
+        from .servers import Server, trickle
+
+        settings.ESI_REQUESTS_TOTAL_TIMEOUT = 1
+        settings.ESI_REQUESTS_READ_TIMEOUT = 0.5
+        settings.ESI_SSO_WAIT_EXPONENT = 0
+        server = Server(trickle(body, 0.05))
+        settings.ESI_SSO_BASE_URL = server.url
+        return server
+
+    def test_a_refresh(self, settings):
+        import json as jsonlib
+
+        from .servers import answer
+
+        body = answer(jsonlib.dumps({"access_token": "a" * 40, "refresh_token": "r", "expires_in": 1199}).encode())
+        with self.trickling(settings, body) as server:
+            started = time.monotonic()
+            with pytest.raises(SSOUnavailableError, match="within"):
+                sso.refresh_access_token("some-refresh-token")
+            assert time.monotonic() - started < 3
+        assert server.requests == 1  # the answer may have been lost at SSO: never retried
+
+    def test_the_key_set(self, settings):
+        from .servers import answer
+
+        with self.trickling(settings, answer(b'{"keys": []}' + b" " * 100)):
+            started = time.monotonic()
+            with pytest.raises(SSOUnavailableError, match="within"):
+                sso.get_jwks(force_refresh=True)
+            assert time.monotonic() - started < 3
+
+
+class TestHostileKeySets:
+    """A key set with entries PyJWT cannot load: they are skipped, and a set without a
+    usable key is never cached (it once broke every login until the cache timeout)."""
+
+    BROKEN_RSA = {"kty": "RSA", "kid": RS256_KID, "alg": "RS256", "use": "sig", "n": "AQAB", "e": "AQAB"}
+
+    @pytest.mark.parametrize(
+        "entry",
+        [
+            BROKEN_RSA,  # same kid and alg as the real key, listed first: e >= n
+            {**BROKEN_RSA, "n": 12345},  # a number where base64url text belongs
+            {**BROKEN_RSA, "n": "!!!"},
+            {"kty": "EC", "kid": ES256_KID, "alg": "ES256", "crv": "P-256", "x": "A" * 43, "y": "A" * 43},
+            {"kty": "EC", "kid": ES256_KID, "alg": "ES256", "crv": "P-256", "x": "AAAA"},  # no y
+            {"kty": "RSA", "alg": "RS256", "n": "AQAB"},  # no kid
+            "JWT-Signature-Key",
+            None,
+            ["kty", "RSA"],
+        ],
+    )
+    def test_an_unusable_entry_is_skipped(self, emulator, entry, caplog):
+        emulator.sso.add_jwk(entry)
+        assert sso.verify_access_token(grant(emulator)["access_token"]).character_id == CHARACTER
+        es256 = emulator.sso.issue_access_token(CHARACTER, [MAIL], alg="ES256")
+        assert sso.verify_access_token(es256).character_id == CHARACTER
+        assert len(sso.get_jwks()["keys"]) == 2  # only the usable keys are kept
+        assert emulator.sso.stats["jwks"] == 1
+
+    def test_a_set_without_a_usable_key_is_not_cached(self, emulator):
+        emulator.sso.override_jwk(RS256_KID, n="AQAB")
+        emulator.sso.override_jwk(ES256_KID, x="A" * 43, y="A" * 43)
+        with pytest.raises(TokenVerificationError) as info:
+            sso.verify_access_token(grant(emulator)["access_token"])
+        assert info.value.reason == "jwks"
+        with pytest.raises(TokenVerificationError):
+            sso.get_jwks()
+        assert emulator.sso.stats["jwks"] == 2  # nothing was cached: each call asked again
+        emulator.sso.reset_stats()  # SSO serves its real keys again
+        assert sso.verify_access_token(grant(emulator)["access_token"]).character_id == CHARACTER
+        assert emulator.sso.stats["jwks"] == 1
+
+    @pytest.mark.parametrize("body", [{"keys": []}, {"keys": "keys"}, {"keys": None}, {"keys": [None, 5, "x"]}, [1]])
+    def test_a_set_with_no_keys_is_refused(self, emulator, body):
+        emulator.faults.add("sso:jwks", status=200, body=body, times=2)
+        for _ in range(2):
+            with pytest.raises(TokenVerificationError) as info:
+                sso.get_jwks()
+            assert info.value.reason == "jwks"
+        assert sso.verify_access_token(grant(emulator)["access_token"]).character_id == CHARACTER
+
+
 class TestRefresh:
     def test_refresh_returns_a_rotated_refresh_token(self, emulator):
         first = grant(emulator)

@@ -40,6 +40,29 @@ def test_full_login_stores_the_token(emulator, client):
     assert CallbackRedirect.objects.get().token == token
 
 
+def test_login_works_with_an_unusable_key_in_the_key_set(emulator, client):
+    """One key EVE SSO serves that PyJWT cannot load (same kid as the signing key, listed
+    first) used to make every callback fail with a server error."""
+    emulator.sso.add_jwk({"kty": "RSA", "kid": "JWT-Signature-Key", "alg": "RS256", "n": "AQAB", "e": "AQAB"})
+    response = sso_login(client, emulator, f"/sso/login/?scopes={MAIL}&next=/one/", 90000001)
+    assert response.status_code == 302 and response["Location"] == "/one/"
+    assert Token.objects.get().character_id == 90000001
+
+
+def test_login_works_while_the_cache_is_down(emulator, client, settings, caplog):
+    """Redis down stopped every login (the key set lives in the cache): now the key set is
+    downloaded for the verification, with a warning."""
+    settings.CACHES = {
+        **settings.CACHES,
+        # Nothing listens on port 1: every operation is refused, as with Redis stopped.
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    response = sso_login(client, emulator, f"/sso/login/?scopes={MAIL}&next=/one/", 90000001)
+    assert response.status_code == 302 and response["Location"] == "/one/"
+    assert Token.objects.get().character_id == 90000001
+    assert "EVE SSO's signing keys" in caplog.text
+
+
 def test_pkce_login(emulator, client, settings):
     settings.ESI_SSO_USE_PKCE = True
     settings.ESI_SSO_CLIENT_SECRET = None

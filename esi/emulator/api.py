@@ -286,7 +286,13 @@ class ESI:
                 if param.required:
                     return f"missing required query parameter {param.name}"
                 continue
-            for raw in values if param.schema.get("type") == "array" else values[:1]:
+            is_array = param.schema.get("type") == "array"
+            if is_array and len(values) > 1 and not param.repeated:
+                return (
+                    f"query parameter {param.name} given {len(values)} times: ESI takes the values "
+                    f"separated by commas ({param.name}=1,2,3)"
+                )
+            for raw in values if is_array else values[:1]:
                 _, problem = convert_value(param.schema, raw)
                 if problem:
                     return f"invalid query parameter {param.name}: {problem}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,14 +99,18 @@ class Faults:
         overrides the JSON body). ``latency``: seconds slept before answering, whatever the
         answer. ``drop``: close the connection without answering (clients see a connection
         error). ``times``: how many matching requests it applies to (``None``: until removed).
-        Raises ``ValueError`` for an unknown target or contradictory arguments.
+        Raises ``ValueError`` for an unknown target, contradictory arguments, or a
+        ``latency`` that is not a finite number of seconds (``nan``, ``inf``, negative).
         """
         if status is not None and not 200 <= int(status) <= 599:
             raise ValueError(f"status must be an HTTP status 200-599, not {status!r}")
         if drop and status is not None:
             raise ValueError("a fault either drops the connection or answers with a status")
-        if latency < 0:
-            raise ValueError("latency is in seconds and cannot be negative")
+        if not isinstance(latency, (int, float)) or isinstance(latency, bool):
+            raise ValueError(f"latency must be a number of seconds, not {latency!r}")
+        if not math.isfinite(latency) or latency < 0:
+            # time.sleep(nan) raises in every request that matches: refuse it here.
+            raise ValueError(f"latency must be a finite, non-negative number of seconds, not {latency!r}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for until removed)")
         match_key = self._resolve_target(target)

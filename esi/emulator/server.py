@@ -60,7 +60,8 @@ class Emulator:
     ``verbose`` logs each request to stderr; ``request_log_size`` caps :attr:`requests`.
 
     Use as ``with Emulator() as emulator: ...`` or ``emulator = Emulator().start()`` and
-    ``emulator.stop()``. The server binds when :attr:`url` is first read or on start.
+    ``emulator.stop()``. Raises ``ValueError`` for a ``port`` outside 0-65535. The server
+    binds when :attr:`url` is first read or on start.
     Never expose it beyond loopback: it hands out tokens to anyone and its control API
     (``/_emulator/...``) changes its behaviour.
     """
@@ -83,6 +84,8 @@ class Emulator:
         code_lifetime: float = 300.0,
         request_log_size: int = 50_000,
     ) -> None:
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be a TCP port from 0 to 65535 (0 picks a free one), not {port!r}")
         self.host = host
         self.port = port
         self.verbose = verbose

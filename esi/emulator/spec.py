@@ -83,12 +83,16 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter of an operation; ``schema`` is the resolved JSON schema of its value."""
+    """A parameter of an operation; ``schema`` is the resolved JSON schema of its value.
+    ``repeated`` is whether an array is sent as one query key per element: only when the
+    spec says so (OpenAPI ``explode: true``, Swagger ``collectionFormat: multi``), as ESI
+    takes comma-separated values otherwise (``?ids=1,2,3``)."""
 
     name: str
     location: str
     required: bool
     schema: dict[str, Any]
+    repeated: bool = False
 
 
 @dataclass
@@ -465,7 +469,8 @@ class Spec:
         else:
             # Swagger 2.0 puts the value's schema keywords on the parameter itself.
             schema = {k: v for k, v in param.items() if k not in {"name", "in", "required"}}
-        return Param(str(param.get("name", "")), location, bool(param.get("required")), schema)
+        repeated = param.get("explode") is True or param.get("collectionFormat") == "multi"
+        return Param(str(param.get("name", "")), location, bool(param.get("required")), schema, repeated)
 
 
 def _bounded(schema: dict[str, Any], default: float) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import html
 import json
@@ -126,6 +127,7 @@ class SSO:
         self._unknown_keys: dict[str, Any] = {}
         self._verified: dict[tuple[str, str], dict[str, Any]] = {}
         self._jwk_overrides: dict[str, dict[str, Any]] = {}
+        self._extra_jwks: list[Any] = []
         self.forget()
 
     # --- public helpers --------------------------------------------------------------
@@ -148,7 +150,7 @@ class SSO:
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set served at ``/oauth/jwks``: the RS256 ``JWT-Signature-Key``
         and the ES256 key, plus CCP's ``SkipUnresolvedJsonWebKeys`` flag, with the changes
-        of :meth:`override_jwk` applied."""
+        of :meth:`override_jwk` applied and the entries of :meth:`add_jwk` first."""
         rsa_jwk = RSAAlgorithm.to_jwk(self._rsa.public_key(), as_dict=True)
         ec_jwk = ECAlgorithm.to_jwk(self._ec.public_key(), as_dict=True)
         keys = [
@@ -157,11 +159,19 @@ class SSO:
         ]
         with self._lock:
             overrides = {kid: dict(members) for kid, members in self._jwk_overrides.items()}
-        served = []
+            extra = copy.deepcopy(self._extra_jwks)
+        served = list(extra)
         for key in keys:
             changed = {**key, **overrides.get(key["kid"], {})}
             served.append({name: value for name, value in changed.items() if value is not None})
         return {"keys": served, "SkipUnresolvedJsonWebKeys": True}
+
+    def add_jwk(self, entry: Any) -> None:
+        """Serve ``entry`` (any JSON value, a malformed key included) as an extra entry of
+        the JWKS, before the real keys, until the next reset: what a client does with a key
+        it cannot use. Tokens are still signed with the real keys."""
+        with self._lock:
+            self._extra_jwks.append(copy.deepcopy(entry))
 
     def override_jwk(self, kid: str, **members: Any) -> None:
         """Serve the key ``kid`` (:data:`RS256_KID` or :data:`ES256_KID`) at ``/oauth/jwks``
@@ -371,12 +381,13 @@ class SSO:
     # --- state -----------------------------------------------------------------------
 
     def reset_stats(self) -> None:
-        """Zero the counters, drop queued token tampering and JWK overrides."""
+        """Zero the counters, drop queued token tampering, JWK overrides and extra JWKs."""
         with self._lock:
             for name in self._stats:
                 self._stats[name] = 0
             self._tamper.clear()
             self._jwk_overrides.clear()
+            self._extra_jwks.clear()
 
     def forget(self) -> None:
         """Forget codes, refresh tokens, transfers and added characters."""

@@ -24,16 +24,21 @@ from .server import Emulator
 
 def reset_esi_state() -> None:
     """Forget what earlier tests left in this process and its caches: stored ESI responses
-    (:func:`esi.http.cache.clear`), the error-limit and rate-limit budgets and the call
-    statistics. Without it a cached answer, or a 420 that blocks every call until its
+    (:func:`esi.http.cache.clear`), the error-limit and rate-limit budgets, the call
+    statistics, the access token strings verified so far and when a failing cache was last
+    reported. Without it a cached answer, or a 420 that blocks every call until its
     reset, leaks from one test into the next. The pytest fixtures and
     :class:`EmulatorTestCaseMixin` call it before each test."""
-    from esi.http import budgets, stats
+    from esi import clients
+    from esi.http import budgets, guard, stats
     from esi.http import cache as response_cache
 
     response_cache.clear()
     budgets.reset()
     stats.reset()
+    guard.reset()
+    with clients._verified_lock:
+        clients._verified.clear()
 
 
 class EmulatorTestCaseMixin:

@@ -7,19 +7,24 @@ CCP ("ESI best practices: caching"): do not request a route again before its ``E
 
 An entry is ``{"status", "headers", "body", "etag", "expires"}`` (``expires`` in epoch
 seconds). It stays in the cache for ``ETAG_RETENTION`` seconds after it expires, so a stale
-entry can still be revalidated with its ETag.
+entry can still be revalidated with its ETag. A cache that is down (Redis stopped) is
+logged and bypassed: nothing is found, nothing stored (:mod:`esi.http.guard`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.core.cache import caches
 
 from esi import app_settings
+
+from . import guard
 
 #: Seconds a stale entry (and its ETag) is kept for revalidation.
 ETAG_RETENTION = 24 * 3600
@@ -28,44 +33,66 @@ ETAG_RETENTION = 24 * 3600
 KEPT_HEADERS = ("Content-Type", "ETag", "Expires", "Last-Modified", "Cache-Control", "X-Pages")
 
 
-def cache_key(
+#: Request headers that do not change ESI's answer, left out of the cache key: who asks
+#: (``User-Agent``; ``Authorization`` stands for the identity, which is in the key) and the
+#: conditional headers of a revalidation. Every other header is in the key:
+#: ``X-Tenant``, ``X-Compatibility-Date``, ``Accept-Language``, ``Accept`` and the spec's
+#: header parameters all select what ESI sends.
+UNKEYED_HEADERS = frozenset({"user-agent", "authorization", "if-none-match", "if-modified-since"})
+
+
+def request_key(
     method: str,
     url: str,
     query: list[tuple[str, str]],
+    headers: Mapping[str, str],
     body: bytes | None,
-    language: str | None,
-    owner: str | None,
+    identity: str,
 ) -> str:
-    """The cache key of one request: method, URL, query (order-insensitive), body, language,
-    and for authenticated operations the owner (the token's character), so one
-    character's data is never served to another token."""
-    digest = hashlib.sha256()
-    for part in (method, url, repr(sorted(query)), language or "", owner or ""):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    digest.update(body or b"")
+    """The cache key of a request as it is sent: method, URL, query (order-insensitive),
+    the headers that can change the answer (all but :data:`UNKEYED_HEADERS`; names
+    case-insensitive, order-insensitive), body, and ``identity``: ``"public"``, or
+    ``"character:<id>"`` for a token whose character was verified, so one character's data
+    is never served to another token."""
+    # On the path of every call, cached or not: one list, one string, one hash. Header names
+    # hold no ":" and values no NUL (requests refuses control characters in them).
+    keyed = [f"{low}:{value}" for name, value in headers.items() if (low := name.lower()) not in UNKEYED_HEADERS]
+    keyed.sort()
+    digest = hashlib.sha256(
+        f"{method}\0{url}\0{sorted(query) if query else ''}\0{identity}\0{chr(0).join(keyed)}\0".encode()
+    )
+    if body:
+        digest.update(body)
     return "esi:response:" + digest.hexdigest()
 
 
-def _cache() -> Any:
-    return caches[app_settings.ESI_RESPONSE_CACHE_ALIAS]
+_PURPOSE = "ESI responses"
+
+
+def _cache() -> AbstractContextManager[Any]:
+    return guard.guarded(app_settings.ESI_RESPONSE_CACHE_ALIAS, _PURPOSE)
 
 
 def clear() -> None:
     """Delete every stored ESI response (for tests): the ``esi:response:*`` keys on
     django-redis, the whole ``ESI_RESPONSE_CACHE_ALIAS`` cache on other backends, which
     cannot delete by pattern."""
-    cache = _cache()
-    delete_pattern = getattr(cache, "delete_pattern", None)
-    if delete_pattern is not None:
-        delete_pattern("esi:response:*")
-    else:
-        cache.clear()
+    with _cache() as cache:
+        delete_pattern = getattr(cache, "delete_pattern", None)
+        if delete_pattern is not None:
+            delete_pattern("esi:response:*")
+        else:
+            cache.clear()
 
 
 def get(key: str) -> dict[str, Any] | None:
-    """The stored entry, fresh or stale, or ``None``."""
-    entry = _cache().get(key)
+    """The stored entry, fresh or stale, or ``None`` (also when the cache is down)."""
+    alias = app_settings.ESI_RESPONSE_CACHE_ALIAS
+    try:
+        entry = caches[alias].get(key)
+    except Exception as exc:  # the cache server: guarded inline, as this runs on every call
+        guard.report(alias, _PURPOSE, exc)
+        return None
     return entry if isinstance(entry, dict) else None
 
 
@@ -95,11 +122,12 @@ def expires_at(headers: Any, default_age: int | None, now: float) -> float | Non
 
 
 def store(key: str, status: int, headers: Any, body: bytes, expires: float | None) -> None:
-    """Keep a response until ``expires`` plus :data:`ETAG_RETENTION` (nothing is stored
-    when it has neither a lifetime nor an ETag)."""
+    """Keep a response until ``expires`` plus :data:`ETAG_RETENTION`. Nothing is stored
+    when it has neither a lifetime nor an ETag, or when its body is longer than
+    ``ESI_RESPONSE_CACHE_MAX_BYTES``; a cache that is down stores nothing."""
     now = time.time()
     etag = headers.get("ETag")
-    if expires is None and not etag:
+    if (expires is None and not etag) or len(body) > int(app_settings.ESI_RESPONSE_CACHE_MAX_BYTES):
         return
     fresh_for = max(0.0, (expires or now) - now)
     entry = {
@@ -109,7 +137,8 @@ def store(key: str, status: int, headers: Any, body: bytes, expires: float | Non
         "etag": etag,
         "expires": expires or now,
     }
-    _cache().set(key, entry, int(fresh_for) + ETAG_RETENTION)
+    with _cache() as cache:
+        cache.set(key, entry, int(fresh_for) + ETAG_RETENTION)
 
 
 def renew(key: str, entry: dict[str, Any], headers: Any, expires: float | None) -> dict[str, Any]:
@@ -121,5 +150,6 @@ def renew(key: str, entry: dict[str, Any], headers: Any, expires: float | None) 
     entry["etag"] = headers.get("ETag") or entry["etag"]
     entry["expires"] = expires or time.time()
     fresh_for = max(0.0, entry["expires"] - time.time())
-    _cache().set(key, entry, int(fresh_for) + ETAG_RETENTION)
+    with _cache() as cache:
+        cache.set(key, entry, int(fresh_for) + ETAG_RETENTION)
     return entry

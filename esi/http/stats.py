@@ -34,13 +34,15 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
-from django.core.cache import BaseCache, caches
+from django.core.cache import BaseCache
 
 from esi import app_settings
+
+from . import guard
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +80,6 @@ _pending: Counter[str] = Counter()  # "hits", ..., or "<operation>\0<field>" -> 
 _timeline: dict[int, int] = {}  # minute epoch -> lowest remain
 _calls = 0
 _flushed_at: float | None = None
-_warned_at = -math.inf
 
 
 # --------------------------------------------------------------------------- recording
@@ -362,27 +363,15 @@ def reset() -> None:
 # --------------------------------------------------------------------------- the shared cache
 
 
-@contextmanager
-def shared_cache() -> Iterator[BaseCache]:
+def shared_cache() -> AbstractContextManager[BaseCache]:
     """The cache ``ESI_BUDGET_CACHE_ALIAS``, for the state this module and
     :mod:`esi.http.budgets` share between processes (a misconfigured alias raises).
 
-    A cache failure inside the block is logged (a warning at most once a minute, debug
-    otherwise) and swallowed: statistics and budgets must never break an ESI call.
+    A cache failure inside the block is logged and swallowed
+    (:func:`esi.http.guard.guarded`): statistics and budgets must never break an ESI call;
+    the budgets then work from this process's own state.
     """
-    global _warned_at
-    cache = caches[_setting("ESI_BUDGET_CACHE_ALIAS")]
-    try:
-        yield cache
-    except Exception:
-        quiet = time.monotonic() - _warned_at < 60
-        if not quiet:
-            _warned_at = time.monotonic()
-        logger.log(
-            logging.DEBUG if quiet else logging.WARNING,
-            "ESI shared cache unavailable: continuing with this process's state",
-            exc_info=True,
-        )
+    return guard.guarded(_setting("ESI_BUDGET_CACHE_ALIAS"), "ESI budgets and statistics")
 
 
 def _after_fork() -> None:

@@ -6,6 +6,11 @@ retried with exponential backoff; nothing else is (a 4xx will not change, and co
 against the error limit). A 429 is retried once its ``Retry-After`` has passed if that is
 short; a 420 is never retried (the budget gate then holds every request until the error
 window resets).
+
+Limits on what a server can make a call cost: every call has a total deadline,
+``ESI_REQUESTS_TOTAL_TIMEOUT`` seconds for its attempts and the waits between them
+(:mod:`esi.http.deadline`; the read timeout bounds each socket read only), and a body
+larger than ``ESI_MAX_RESPONSE_BYTES`` is not read.
 """
 
 from __future__ import annotations
@@ -15,20 +20,23 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from esi import app_settings
 from esi._json import loads
-from esi.errors import connection_error, http_error
+from esi.errors import ESIResponseTooLargeError, connection_error, http_error
 from esi.signals import esi_request_statistics
 
-from . import budgets, stats
+from . import budgets, deadline, stats
+from . import cache as response_cache
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +53,7 @@ def session() -> requests.Session:
         with _session_lock:
             if _session is None:
                 new = requests.Session()
-                adapter = HTTPAdapter(
+                adapter = deadline.DeadlineAdapter(
                     pool_connections=4, pool_maxsize=int(app_settings.ESI_CONNECTION_POOL_MAXSIZE)
                 )
                 new.mount("https://", adapter)
@@ -116,19 +124,73 @@ _TRANSPORT_ERRORS = (
 )
 
 
-def _read_body(answer: requests.Response) -> bytes:
-    """The whole body of a streamed answer, in one read.
+def _read_body(answer: requests.Response, limit: int, operation: str) -> bytes:
+    """The whole body of a streamed answer, read at once, and at most ``limit`` bytes of it
+    (after decompression).
 
     requests' ``Response.content`` reads in 10 KB chunks, 25 reads for a page of market
     orders; one ``raw.read()`` costs a quarter of that. Reading to the end hands the
-    connection back to the pool; a failed read closes it, so a broken connection is
-    never reused.
+    connection back to the pool; a failed or refused read closes it, so a broken
+    connection is never reused.
+
+    Raises:
+        ESIResponseTooLargeError: ``Content-Length`` or the body itself exceeds ``limit``.
     """
     try:
-        return answer.raw.read(decode_content=True) or b""
+        declared = answer.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(operation, limit, f"announced {declared} bytes")
+        body = answer.raw.read(limit + 1, decode_content=True) or b""
+        if len(body) > limit:
+            raise _too_large(operation, limit, "sent more")
+        # At the end of the body already; this hands the connection back to the pool.
+        answer.raw.read()
+        return body
     except BaseException:
         answer.close()
         raise
+
+
+def _too_large(operation: str, limit: int, what: str) -> ESIResponseTooLargeError:
+    return ESIResponseTooLargeError(
+        f"ESI's answer to {operation} {what}: larger than ESI_MAX_RESPONSE_BYTES ({limit} bytes)", limit
+    )
+
+
+def _wait_within(attempt: int, ends: float) -> bool:
+    """Sleep the backoff before retry ``attempt + 1`` if it ends before ``ends`` (a
+    monotonic time) with time to spare; ``False`` (no sleep) if it would not."""
+    pause = _backoff(attempt)
+    if time.monotonic() + pause >= ends:
+        return False
+    time.sleep(pause)
+    return True
+
+
+def default_timeout() -> tuple[float, float]:
+    """``(ESI_REQUESTS_CONNECT_TIMEOUT, ESI_REQUESTS_READ_TIMEOUT)``, in seconds."""
+    return float(app_settings.ESI_REQUESTS_CONNECT_TIMEOUT), float(app_settings.ESI_REQUESTS_READ_TIMEOUT)
+
+
+def _total_timeout(timeout: Any) -> float:
+    """The call's total deadline in seconds: ``ESI_REQUESTS_TOTAL_TIMEOUT``, but never less
+    than one attempt's own connect plus read timeout, so a caller's longer ``timeout=`` is
+    honoured for at least one attempt."""
+    total = float(app_settings.ESI_REQUESTS_TOTAL_TIMEOUT)
+    if isinstance(timeout, (int, float)):
+        return max(total, 2 * float(timeout))
+    if isinstance(timeout, tuple) and all(isinstance(t, (int, float)) for t in timeout):
+        return max(total, float(sum(timeout)))
+    return total
+
+
+def _bounded(timeout: Any, left: float) -> Any:
+    """``timeout`` (seconds, or ``(connect, read)``) with no part beyond ``left`` seconds."""
+    if isinstance(timeout, tuple):
+        return tuple(left if part is None else min(float(part), left) for part in timeout)
+    if isinstance(timeout, (int, float)):
+        return min(float(timeout), left)
+    return left
 
 
 def send(
@@ -146,41 +208,69 @@ def send(
 ) -> EsiResponse:
     """Send one request through the budget gate, retrying per the module's rules.
 
+    ``timeout`` is seconds or ``(connect, read)`` for each attempt (``None``:
+    ``ESI_REQUESTS_CONNECT_TIMEOUT`` and ``ESI_REQUESTS_READ_TIMEOUT``); the call as a
+    whole gets ``ESI_REQUESTS_TOTAL_TIMEOUT`` seconds (at least one attempt's connect plus
+    read timeout), not counting waits at the budget gate.
+
     Returns:
         The response (2xx or 304).
 
     Raises:
         HTTPError subclasses (``esi.errors``): for other statuses, after retries.
-        ESIConnectionError: ESI could not be reached (connection error, timeout) after retries.
+        ESIConnectionError: ESI could not be reached (connection error, timeout) after
+            retries, or the total deadline passed.
+        ESIResponseTooLargeError: the body is larger than ``ESI_MAX_RESPONSE_BYTES``.
         ESIErrorLimitException / ESIBucketLimitException: the budget gate refused to send.
     """
+    if timeout is None:
+        timeout = default_timeout()
     server_retries = int(app_settings.ESI_SERVER_ERROR_MAX_RETRIES if retries is None else retries)
     connection_retries = int(app_settings.ESI_CONNECTION_ERROR_MAX_RETRIES if retries is None else retries)
+    limit = int(app_settings.ESI_MAX_RESPONSE_BYTES)
+    total = _total_timeout(timeout)
+    ends = time.monotonic() + total
     throttled_retry = True
     attempt = 0
     while True:
+        gate = time.monotonic()
         budgets.before_request(group=group, character_id=character_id, operation=operation)
+        ends += time.monotonic() - gate  # the gate's waits have caps of their own
         started = time.perf_counter()
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise connection_error(f"ESI gave no complete answer to {operation} within {total:g} s")
         try:
-            answer = session().request(
-                method,
-                url,
-                params=query,
-                headers=headers,
-                data=body,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-            content = _read_body(answer)
+            with deadline.limit(left):
+                answer = session().request(
+                    method,
+                    url,
+                    params=query,
+                    headers=headers,
+                    data=body,
+                    timeout=_bounded(timeout, left),
+                    allow_redirects=False,
+                    stream=True,
+                )
+                content = _read_body(answer, limit, operation)
         except _TRANSPORT_ERRORS as exc:
             budgets.after_response(status=0, headers={}, group=group, character_id=character_id, operation=operation)
             stats.record_response(status=0, operation=operation, from_cache=False, elapsed=time.perf_counter() - started)
-            if attempt < connection_retries:
-                time.sleep(_backoff(attempt))
+            if attempt < connection_retries and _wait_within(attempt, ends):
                 attempt += 1
                 continue
             raise connection_error(f"ESI unreachable for {operation}: {exc}") from exc
+        except ESIResponseTooLargeError:
+            budgets.after_response(
+                status=answer.status_code,
+                headers=answer.headers,
+                group=group,
+                character_id=character_id,
+                operation=operation,
+            )
+            elapsed = time.perf_counter() - started
+            stats.record_response(status=0, operation=operation, from_cache=False, elapsed=elapsed)
+            raise
         elapsed = time.perf_counter() - started
         status = answer.status_code
         budgets.after_response(
@@ -198,8 +288,7 @@ def send(
         _log(method, url, status, elapsed, content)
         if status < 400:
             return EsiResponse(status, answer.headers, content, elapsed=elapsed)
-        if status in RETRY_STATUSES and attempt < server_retries:
-            time.sleep(_backoff(attempt))
+        if status in RETRY_STATUSES and attempt < server_retries and _wait_within(attempt, ends):
             attempt += 1
             continue
         if status == 429 and throttled_retry:
@@ -207,6 +296,106 @@ def send(
             throttled_retry = False
             continue
         raise http_error(status, answer.headers, content.decode("utf-8", errors="replace"), operation=operation)
+
+
+@dataclass(slots=True)
+class Request:
+    """An ESI request as it goes on the wire, and who sends it.
+
+    ``identity`` keys the response cache: ``"public"`` for a request without a token,
+    ``"character:<id>"`` for a token whose character was verified (a stored ``Token``, or
+    an access token string verified against EVE SSO's keys), ``None`` for credentials
+    nobody verified, whose answers are never cached nor served from the cache.
+    ``character_id`` chooses the rate-limit bucket (ESI's buckets are per character).
+    """
+
+    method: str
+    url: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes | None
+    identity: str | None
+    character_id: int | None = None
+
+
+def fetch(
+    request: Request,
+    decode: Callable[[EsiResponse], T],
+    *,
+    operation: str,
+    group: str | None,
+    cache_age: int | None,
+    timeout: Any,
+    retries: int | None,
+    use_cache: bool = True,
+    use_etag: bool = True,
+    store: bool = True,
+) -> tuple[T, EsiResponse]:
+    """Answer ``request`` from the response cache or from ESI, and decode the answer.
+
+    A fresh stored answer is returned without a request (CCP: never ask again before
+    ``Expires``); a stale one with an ETag is revalidated with ``If-None-Match`` and a
+    ``304`` returns it. ``decode(response)`` turns the answer into data; only an answer it
+    decoded is stored, and only if it is at most ``ESI_RESPONSE_CACHE_MAX_BYTES`` long.
+    The cache key is built from the request as sent (see
+    :func:`esi.http.cache.request_key`), and only GET and POST are cached.
+
+    ``use_cache=False`` skips the stored copy; ``use_etag=False`` revalidates without its
+    ETag; ``store=False`` stores nothing. ``cache_age`` is the spec's ``x-cache-age``
+    (seconds), the lifetime of a 304 that says none.
+
+    Raises:
+        HTTPNotModified: a 304 with nothing stored (an ``If-Modified-Since`` of the
+            caller's). Otherwise what :func:`send` and ``decode`` raise.
+    """
+    key = entry = None
+    headers = request.headers
+    if request.identity is not None and request.method in ("GET", "POST") and app_settings.ESI_CACHE_RESPONSE:
+        key = response_cache.request_key(
+            request.method, request.url, request.query, headers, request.body, request.identity
+        )
+        entry = response_cache.get(key)
+        if entry is not None and use_cache:
+            if entry["expires"] > time.time():
+                stats.record_response(status=entry["status"], operation=operation, from_cache=True, elapsed=0.0)
+                headers_kept = CaseInsensitiveDict(entry["headers"])
+                cached = EsiResponse(entry["status"], headers_kept, entry["body"], from_cache=True)
+                return decode(cached), cached
+            if entry.get("etag") and use_etag:
+                headers = {**headers, "If-None-Match": entry["etag"]}
+    response = send(
+        request.method,
+        request.url,
+        query=request.query,
+        headers=headers,
+        body=request.body,
+        timeout=timeout,
+        retries=retries,
+        group=group,
+        character_id=request.character_id,
+        operation=operation,
+    )
+    if response.status_code == 304:
+        if entry is None or key is None:
+            # Only an If-Modified-Since of the caller's (result(last_modified=...)) earns a
+            # 304 with nothing stored to answer from; django-esi 10 raises the same.
+            raise http_error(304, response.headers, operation=operation)
+        revalidated = EsiResponse(
+            entry["status"],
+            CaseInsensitiveDict({**entry["headers"], **response.headers}),
+            entry["body"],
+            not_modified=True,
+        )
+        data = decode(revalidated)
+        if store:
+            expires = response_cache.expires_at(response.headers, cache_age, time.time())
+            response_cache.renew(key, entry, response.headers, expires)
+        return data, revalidated
+    data = decode(response)
+    if store and key is not None and response.status_code < 300:
+        expires = response_cache.expires_at(response.headers, None, time.time())
+        response_cache.store(key, response.status_code, response.headers, response.content, expires)
+    return data, response
 
 
 def _after_fork() -> None:

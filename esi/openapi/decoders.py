@@ -25,6 +25,12 @@ such values). Where bravado-core raises (a list where an object is expected, ``n
 required property without ``x-nullable``), the decoder raises
 :class:`~esi.openapi.errors.DecodeError`.
 
+One deliberate difference: bravado-core leaves a value of a ``oneOf`` / ``anyOf`` schema
+untouched (it ignores the keywords, which the normalizer keeps as ``x-oneOf`` /
+``x-anyOf``); the decoder decodes it as the branch it matches, so that a ``date-time`` inside
+``/sovereignty/systems``'s claims is a ``datetime`` like everywhere else. What it gives there
+equals bravado-core's unmarshal of the matching branch.
+
 Every JSON object of an object schema comes out as an :class:`~esi.openapi.results.EsiObject`
 (a ``dict`` that also answers attribute access and ``model_dump()``, as django-esi 10's
 models do), made from the parsed dict after its conversions: one copy per object.
@@ -234,7 +240,10 @@ class DecoderCompiler:
         else:
             kind = None
 
-        if kind is None:
+        choices = schema.get("x-oneOf") or schema.get("x-anyOf") if kind is None else None
+        if choices:
+            compiled = self._one_of(choices, active)
+        elif kind is None:
             # bravado-core returns such values untouched, without even null handling.
             compiled = _IDENTITY
         elif kind not in _KNOWN_TYPES:
@@ -254,6 +263,36 @@ class DecoderCompiler:
                 cell.append(compiled)
         self._cache[key] = (schema, compiled)
         return compiled
+
+    def _one_of(self, choices: list[Any], active: _Active) -> _Compiled:
+        """A ``oneOf`` / ``anyOf`` schema (``x-oneOf`` / ``x-anyOf`` once normalized): each
+        value is decoded as the branch it matches (see :class:`_Branch`), or left as it is
+        when none matches, or several match equally well. bravado-core leaves all such
+        values untouched, date-times as strings; ESI answers ``/sovereignty/systems``,
+        corporation projects and freelance jobs with them."""
+        branches = []
+        for choice in choices:
+            branch = self._deref(choice)
+            kind = branch.get("type") or ("object" if "properties" in branch or "allOf" in branch else None)
+            branches.append(
+                _Branch(
+                    kind=kind if isinstance(kind, str) else None,
+                    properties=frozenset(self._collapsed_properties(branch)),
+                    required=frozenset(self._collapsed_required(branch)),
+                    closed=branch.get("additionalProperties") is False,
+                    decode=self._compile(choice, True, active).decode,
+                )
+            )
+        if all(branch.decode is identity for branch in branches):
+            return _IDENTITY
+
+        def decode_one_of(value: Any) -> Any:
+            if value is None:
+                return None
+            chosen = _choose(branches, value)
+            return value if chosen is None else chosen.decode(value)
+
+        return _Compiled(decode_one_of, decode_one_of, "keep")
 
     def _forward(self, schema: Any, is_nullable: bool, cells: list[list[_Compiled]]) -> _Compiled:
         """A recursive schema's inner occurrence: calls the outer one, once it exists."""
@@ -413,6 +452,57 @@ class DecoderCompiler:
             return None
         compiled = self._compile(additional, False, active)
         return None if compiled.decode is identity else compiled.decode
+
+
+@dataclass(frozen=True)
+class _Branch:
+    """One branch of a ``oneOf``: its JSON type (``None``: any), the properties it declares
+    and requires, whether it forbids others (``additionalProperties: false``), and its
+    decoder."""
+
+    kind: str | None
+    properties: frozenset[str]
+    required: frozenset[str]
+    closed: bool
+    decode: Decoder
+
+
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+}
+
+
+def _choose(branches: list[_Branch], value: Any) -> _Branch | None:
+    """The branch ``value`` matches best: of the right JSON type, with every property the
+    branch requires, no property a closed branch lacks, and, for an object branch that
+    declares properties, the most of the value's keys among them (at least one). ESI's
+    branches are objects told apart by one property each (``{"alliance": {...}}`` or
+    ``{"faction": {...}}``) and declare nothing required. ``None`` when no branch matches
+    or two match equally well: the value is then left as it is."""
+    best: _Branch | None = None
+    best_score = -1
+    tied = False
+    for branch in branches:
+        if branch.kind is not None and not _JSON_TYPES.get(branch.kind, lambda v: False)(value):
+            continue
+        score = 0
+        if isinstance(value, dict) and branch.kind in (None, "object"):
+            keys = value.keys()
+            if not branch.required <= keys or (branch.closed and not keys <= branch.properties):
+                continue
+            score = len(keys & branch.properties)
+            if branch.properties and keys and not score:
+                continue
+        if score > best_score:
+            best, best_score, tied = branch, score, False
+        elif score == best_score:
+            tied = True
+    return None if tied else best
 
 
 def _byte_to_python(value: Any) -> Any:

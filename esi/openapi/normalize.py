@@ -11,7 +11,10 @@ keeps bravado-core as the spec engine for both formats, so OpenAPI specs go thro
   Swagger 2.0 home: references to them are inlined.
 - A parameter's ``schema`` becomes inline ``type`` / ``format`` / ``enum`` / ``items`` /
   ``default`` / bounds (``$ref`` s such as ``CharacterID`` are resolved); ``style`` /
-  ``explode`` become ``collectionFormat``; ``example`` / ``examples`` become ``x-example``.
+  ``explode`` become ``collectionFormat``, and an array parameter that gives neither is
+  ``csv``: ESI takes comma-separated values (``?ids=1,2,3``), as its Swagger specs said,
+  where OpenAPI's default (``form``, exploded) would repeat the key; ``example`` /
+  ``examples`` become ``x-example``.
 - ``requestBody`` -> an ``in: body`` parameter named ``body``, required as the request body
   is; its media type goes into the operation's ``consumes``.
 - ``responses.<code>.content[<json>].schema`` -> ``responses.<code>.schema``; a media type
@@ -484,7 +487,11 @@ class Normalizer:
         if location == "query" and parameter.get("allowEmptyValue"):
             result["allowEmptyValue"] = True
         result.update(inline)
-        if result.get("type") == "array":
+        if result.get("type") == "array" and "style" not in parameter and "explode" not in parameter:
+            # ESI takes comma-separated values (?ids=1,2,3), as its Swagger specs (csv by
+            # default) said; its OpenAPI specs give no style, whose default would repeat the key.
+            result["collectionFormat"] = "csv"
+        elif result.get("type") == "array":
             style = parameter.get("style", _DEFAULT_STYLE.get(str(location), "form"))
             explode = parameter.get("explode", style == "form")
             if style == "form" and explode:

@@ -748,7 +748,13 @@ class Operation:
         value = self._raw.get("x-rate-limit")
         return copy_json(value) if isinstance(value, dict) else None
 
-    @property
+    @cached_property
+    def rate_limit_group(self) -> str | None:
+        """The rate-limit group of ``x-rate-limit``, or ``None`` (read on every call)."""
+        group = (self.rate_limit or {}).get("group")
+        return group if isinstance(group, str) else None
+
+    @cached_property
     def cache_age(self) -> int | None:
         """Seconds ESI caches the route (``x-cache-age``, Swagger ``x-cached-seconds``)."""
         for key in ("x-cache-age", "x-cached-seconds"):

@@ -8,7 +8,7 @@ from esi.clients import EsiClientProvider
 from esi.http import budgets, stats
 
 from ..factories import make_token
-from .conftest import BUDGETS
+from .conftest import BUDGETS, PAGES
 
 SKILLS = "esi-skills.read_skills.v1"
 ASSETS = "esi-assets.read_assets.v1"
@@ -116,3 +116,20 @@ def test_tables_page_and_sort(staff_client, traffic, settings):
 def test_queries(staff_client, traffic, django_assert_max_num_queries):
     with django_assert_max_num_queries(15):
         assert staff_client.get(BUDGETS).status_code == 200
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_banner_says_when_a_cache_does_not_answer(staff_client, settings, page):
+    """Redis down: every page says what the site runs without (system check esi.W004)."""
+    assert "does not answer" not in staff_client.get(page).content.decode()
+    settings.CACHES = {
+        **settings.CACHES,
+        # Nothing listens on port 1: every operation is refused, as with Redis stopped.
+        "down": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    settings.ESI_BUDGET_CACHE_ALIAS = "down"
+    response = staff_client.get(page)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The cache “down” (ESI budgets and statistics) does not answer (ConnectionError" in body
+    assert "each process keeps its own ESI budgets" in body

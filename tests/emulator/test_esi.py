@@ -282,6 +282,24 @@ def test_query_and_body_validation(esi_emulator, session):
     assert session.post(names).json()["error"] == "request body required"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "name", "scope"),
+    [
+        ("DELETE", "/characters/{ada}/contacts", "contact_ids", "esi-characters.write_contacts.v1"),
+        ("GET", "/characters/{ada}/mail", "labels", "esi-mail.read_mail.v1"),
+    ],
+)
+def test_array_query_parameters_take_commas_not_repeated_keys(esi_emulator, session, method, path, name, scope):
+    """ESI reads ?ids=1,2,3; a repeated key is refused, as the client once sent it."""
+    url = esi_emulator.url + path.format(ada=ADA)
+    headers = bearer(esi_emulator.sso.issue_access_token(ADA, [scope]))
+    repeated = session.request(method, url, params=[(name, "1"), (name, "2")], headers=headers)
+    assert repeated.status_code == 400
+    assert repeated.json()["error"] == f"query parameter {name} given 2 times: ESI takes the values separated by commas ({name}=1,2,3)"
+    assert session.request(method, url, params={name: "1,2"}, headers=headers).status_code < 300
+    assert session.request(method, url, params={name: "1,x"}, headers=headers).status_code == 400
+
+
 def test_unknown_route_and_method(esi_emulator, session):
     missing = session.get(f"{esi_emulator.url}/no/such/route")
     assert missing.status_code == 404 and missing.json() == {"error": "Not found"}

@@ -98,6 +98,10 @@ def test_remove_and_clear(esi_emulator, session):
         {"target": "esi", "status": 999},
         {"target": "esi", "status": 500, "drop": True},
         {"target": "esi", "latency": -1},
+        {"target": "esi", "latency": float("nan")},
+        {"target": "esi", "latency": float("inf")},
+        {"target": "esi", "latency": "1"},
+        {"target": "esi", "latency": True},
         {"target": "esi", "times": 0},
     ],
 )
@@ -105,6 +109,20 @@ def test_bad_faults_are_refused(esi_emulator, kwargs):
     target = kwargs.pop("target")
     with pytest.raises(ValueError):
         esi_emulator.faults.add(target, **kwargs)
+    assert esi_emulator.faults.active == []
+
+
+@pytest.mark.parametrize("latency", ["NaN", "Infinity", "-Infinity", "-1", '"soon"'])
+def test_a_fault_with_unusable_latency_is_refused_by_the_control_api(esi_emulator, session, latency):
+    """Python's json module reads NaN and Infinity: a fault with them once made every
+    request it matched answer 500."""
+    answer = session.post(
+        f"{esi_emulator.url}/_emulator/faults",
+        data=f'{{"target": "esi", "latency": {latency}}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400 and "latency" in answer.json()["error"]
+    assert session.get(f"{esi_emulator.url}/status").status_code == 200
 
 
 def test_sso_outage(esi_emulator, session):

@@ -290,6 +290,15 @@ def test_jwt_verifies_against_served_jwks(esi_emulator, session, alg, kid):
     assert esi_emulator.sso.stats["jwks"] == 1
 
 
+def test_extra_jwks_are_served_first_until_the_reset(esi_emulator, session):
+    esi_emulator.sso.add_jwk({"kty": "RSA", "kid": RS256_KID, "n": "AQAB"})
+    esi_emulator.sso.add_jwk("not a key")
+    served = session.get(f"{esi_emulator.url}/oauth/jwks").json()["keys"]
+    assert served[:2] == [{"kty": "RSA", "kid": RS256_KID, "n": "AQAB"}, "not a key"] and len(served) == 4
+    esi_emulator.reset()
+    assert len(session.get(f"{esi_emulator.url}/oauth/jwks").json()["keys"]) == 2
+
+
 def test_scp_shapes(esi_emulator):
     issue = esi_emulator.sso.issue_access_token
     assert claims_of(issue(ADA, ["one.v1"]))["scp"] == "one.v1"

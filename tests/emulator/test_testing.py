@@ -68,7 +68,7 @@ def _dirty_esi_state():
     from esi.http import budgets, stats
     from esi.http import cache as response_cache
 
-    key = response_cache.cache_key("GET", "http://esi.test/status", [], None, None, None)
+    key = response_cache.request_key("GET", "http://esi.test/status", [], {}, None, "public")
     response_cache.store(key, 200, {"ETag": '"x"'}, b"{}", 2**40)
     budgets.after_response(
         status=420,

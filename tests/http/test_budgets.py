@@ -25,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from requests.structures import CaseInsensitiveDict
 
 from esi.errors import ESIBucketLimitException, ESIErrorLimitException
-from esi.http import budgets, stats
+from esi.http import budgets, guard, stats
 
 ROOT = Path(__file__).resolve().parents[2]
 from .conftest import T0, Clock
@@ -632,7 +632,7 @@ def test_many_threads_agree(settings: Any) -> None:
 def test_a_broken_cache_never_breaks_a_call(
     clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, raising: None
 ) -> None:
-    monkeypatch.setattr(stats, "_warned_at", float("-inf"))  # no warning in the last minute
+    guard.reset()  # no warning in the last minute
     backend = type(caches["default"])
 
     def broken(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -41,10 +41,46 @@ def test_nothing_is_stored_without_lifetime_or_etag(db):
     assert cache.get("esi:test:b")["etag"] == '"x"'
 
 
-def test_key_covers_every_part():
-    base = dict(method="GET", url="https://esi/x", query=[("a", "1"), ("b", "2")], body=None, language="en", owner=None)
-    key = cache.cache_key(**base)
-    assert cache.cache_key(**{**base, "query": [("b", "2"), ("a", "1")]}) == key
-    for change in ({"method": "POST"}, {"url": "https://esi/y"}, {"query": [("a", "2")]}, {"body": b"[1]"},
-                   {"language": "de"}, {"owner": "character:1"}):
-        assert cache.cache_key(**{**base, **change}) != key
+def test_key_covers_every_part_of_the_request_as_sent():
+    base = dict(
+        method="GET",
+        url="https://esi/x",
+        query=[("a", "1"), ("b", "2")],
+        headers={"X-Tenant": "tranquility", "X-Compatibility-Date": "2026-08-04", "Accept-Language": "en"},
+        body=None,
+        identity="public",
+    )
+    key = cache.request_key(**base)
+    assert cache.request_key(**{**base, "query": [("b", "2"), ("a", "1")]}) == key
+    for change in (
+        {"method": "POST"},
+        {"url": "https://esi/y"},
+        {"query": [("a", "2"), ("b", "2")]},
+        {"body": b"[1]"},
+        {"identity": "character:1"},
+        {"headers": {**base["headers"], "X-Tenant": "singularity"}},
+        {"headers": {**base["headers"], "X-Compatibility-Date": "2025-12-16"}},
+        {"headers": {**base["headers"], "Accept-Language": "de"}},
+        {"headers": {**base["headers"], "Accept": "text/plain"}},
+        {"headers": {k: v for k, v in base["headers"].items() if k != "X-Tenant"}},
+    ):
+        assert cache.request_key(**{**base, **change}) != key, change
+
+
+def test_key_ignores_what_does_not_change_the_answer():
+    base = dict(method="GET", url="https://esi/x", query=[], body=None, identity="character:1")
+    headers = {"X-Tenant": "tranquility", "User-Agent": "a/1", "Authorization": "Bearer one"}
+    key = cache.request_key(**base, headers=headers)
+    for same in (
+        {"x-tenant": "tranquility", "User-Agent": "b/2", "Authorization": "Bearer two"},
+        {**headers, "If-None-Match": '"abc"', "If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"},
+    ):
+        assert cache.request_key(**base, headers=same) == key
+
+
+def test_no_body_above_the_cache_limit_is_stored(db, settings):
+    settings.ESI_RESPONSE_CACHE_MAX_BYTES = 10
+    cache.store("esi:test:small", 200, headers(ETag='"x"'), b"0123456789", NOW * 2)
+    cache.store("esi:test:large", 200, headers(ETag='"x"'), b"0123456789A", NOW * 2)
+    assert cache.get("esi:test:small")["body"] == b"0123456789"
+    assert cache.get("esi:test:large") is None

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 
-from esi.http import budgets, stats
+from esi.http import budgets, guard, stats
 
 from .conftest import T0, Clock
 
@@ -105,7 +105,7 @@ def test_a_lost_operation_name_comes_back_with_the_next_flush(clock: Clock) -> N
 def test_a_failed_flush_keeps_the_counts(
     clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(stats, "_warned_at", float("-inf"))  # no warning in the last minute
+    guard.reset()  # no warning in the last minute
     record(200)
     stats.record_error_limit(50)
     backend = type(caches["default"])

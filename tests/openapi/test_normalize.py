@@ -245,13 +245,45 @@ def test_request_body_becomes_a_body_parameter(bundled_dict):
     assert op["consumes"] == ["application/json"]
 
 
-def test_array_query_parameters_get_a_collection_format(bundled_dict):
+def test_array_query_parameters_are_comma_separated(bundled_dict):
+    """ESI's OpenAPI specs give no style: ESI takes ?ids=1,2,3 (OpenAPI's default, style
+    form exploded, would send ?ids=1&ids=2&ids=3)."""
     paths = normalize_openapi31(bundled_dict)["paths"]
     contact_ids = paths["/characters/{character_id}/contacts"]["delete"]["parameters"][1]
     assert contact_ids["name"] == "contact_ids"
-    # OpenAPI's default for query arrays is style=form, explode=true: ?a=1&a=2.
-    assert contact_ids["collectionFormat"] == "multi"
+    assert contact_ids["collectionFormat"] == "csv"
     assert contact_ids["items"] == {"type": "integer", "format": "int64"}
+    arrays = [
+        (path, param["name"], param["collectionFormat"])
+        for path, item in paths.items()
+        for method, op in item.items()
+        if method != "parameters"
+        for param in op.get("parameters", [])
+        if param.get("type") == "array" and param.get("in") == "query"
+    ]
+    assert {name for _, name, _ in arrays} == {"contact_ids", "label_ids", "labels", "categories"}
+    assert {fmt for _, _, fmt in arrays} == {"csv"}
+
+
+def test_an_explicit_style_is_kept():
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/x": {
+                "get": {
+                    "parameters": [
+                        {"name": "a", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}}, "explode": True},
+                        {"name": "b", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}}, "style": "form"},
+                        {"name": "c", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}}, "explode": False},
+                    ],
+                    "responses": {"204": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    params = normalize_openapi31(spec)["paths"]["/x"]["get"]["parameters"]
+    assert [p["collectionFormat"] for p in params] == ["multi", "multi", "csv"]
 
 
 def test_nullable_type_lists_and_one_of(bundled_dict):

@@ -428,11 +428,12 @@ def test_prepare_swagger_includes_the_base_path_and_csv_arrays(swagger138):
     assert request.query == [("contact_ids", "3,4,5")]
 
 
-def test_prepare_openapi_query_arrays_are_exploded(bundled):
+def test_prepare_openapi_query_arrays_are_comma_separated(bundled):
+    """As on the Swagger routes: ESI reads ?contact_ids=3,4, not ?contact_ids=3&contact_ids=4."""
     request = bundled.operation("Contacts", "DeleteCharactersCharacterIdContacts").prepare(
         character_id=1, contact_ids=[3, 4]
     )
-    assert request.query == [("contact_ids", "3"), ("contact_ids", "4")]
+    assert request.query == [("contact_ids", "3,4")]
 
 
 def test_prepare_nested_arrays_use_the_items_collection_format(swagger138):

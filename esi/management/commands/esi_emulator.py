@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
+import math
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -22,6 +24,31 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def port(text: str) -> int:
+    """``--port``: a TCP port, 0 to 65535 (0 picks a free one). Raises
+    ``argparse.ArgumentTypeError`` for anything else, which argparse reports as a usage
+    error naming the option."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: use 0 to 65535 (0 picks a free one)")
+    return value
+
+
+def seconds(text: str) -> float:
+    """``--latency``: a finite, non-negative number of seconds. Raises
+    ``argparse.ArgumentTypeError`` for anything else (``nan``, ``inf``, negative, text)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite, non-negative number of seconds")
+    return value
+
+
 class Command(BaseCommand):
     help = (
         "Serve an emulator of EVE SSO v2 and ESI on loopback, so the site works offline. "
@@ -32,14 +59,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
-        parser.add_argument("--port", type=int, default=8001, help="Port (default 8001; 0 picks a free one).")
+        parser.add_argument("--port", type=port, default=8001, help="Port (default 8001; 0 picks a free one).")
         parser.add_argument(
             "--spec",
             default=None,
             help="ESI spec file, OpenAPI 3.1 or Swagger 2.0 JSON (default: the bundled OpenAPI 3.1 spec).",
         )
         parser.add_argument(
-            "--latency", type=float, default=0.0, help="Seconds to delay every ESI answer (default 0)."
+            "--latency", type=seconds, default=0.0, help="Seconds to delay every ESI answer (default 0)."
         )
         parser.add_argument(
             "--no-rate-limits",
@@ -60,8 +87,6 @@ class Command(BaseCommand):
                 f"refusing to serve on {host!r}: the emulator is a test tool that hands out tokens "
                 "to anyone. Use a loopback address, or --allow-remote if you really mean it."
             )
-        if options["latency"] < 0:
-            raise CommandError("--latency is in seconds and cannot be negative")
         client_id = app_settings.ESI_SSO_CLIENT_ID
         client_secret = app_settings.ESI_SSO_CLIENT_SECRET
         try:
