@@ -59,7 +59,12 @@ class DashboardAdmin(ReadOnlyAdmin):
             path("scopes/", wrap(views.ScopesView), name="esi_dashboard_scopes"),
             path("budgets/", wrap(views.BudgetsView), name="esi_dashboard_budgets"),
             path("refresh-expired/", wrap(views.RefreshExpiredView), name="esi_dashboard_refresh_expired"),
-            path("count-scopes/", wrap(views.CountScopesView), name="esi_dashboard_count_scopes"),
+            path("count-scopes/", wrap(views.CountView), name="esi_dashboard_count_scopes"),
+            path(
+                "count-tokens/",
+                wrap(views.CountView, func="esi_dashboard.tasks.count_tokens", page="esi_dashboard_health"),
+                name="esi_dashboard_count_tokens",
+            ),
             path("tasks/<str:task_id>/", wrap(views.TaskStatusView), name="esi_dashboard_task"),
         ]
 
