@@ -116,8 +116,8 @@ class EsiCollector:
             "esi_requests", "ESI requests that reached the network, by operation and status.", labels=["operation", "status"]
         )
         for operation, statuses in sorted(stats.status_counts().items()):
-            for status, calls in sorted(statuses.items()):
-                requests.add_metric([operation, status], calls)
+            for status, n in sorted(statuses.items()):
+                requests.add_metric([operation, status], n)
         yield requests
         duration = CounterMetricFamily(
             "esi_request_duration_seconds", "Time spent in ESI requests, by operation.", labels=["operation"]
@@ -128,8 +128,8 @@ class EsiCollector:
         calls = CounterMetricFamily(
             "esi_calls", "ESI calls by how they were answered: from the cache (hit), by ESI.", labels=["result"]
         )
-        for category, count in stats.cache_counts().items():
-            calls.add_metric([{"hits": "hit", "misses": "miss", "errors": "error"}.get(category, category)], count)
+        for category, n in stats.cache_counts().items():
+            calls.add_metric([{"hits": "hit", "misses": "miss", "errors": "error"}.get(category, category)], n)
         yield calls
 
         error = budgets.error_limit()
@@ -147,8 +147,8 @@ class EsiCollector:
         refreshes = CounterMetricFamily(
             "esi_token_refreshes", "Token refreshes by outcome (and deletions by reason).", labels=["outcome", "reason"]
         )
-        for (outcome, reason), count in refresh_counts().items():
-            refreshes.add_metric([outcome, reason], count)
+        for (outcome, reason), n in refresh_counts().items():
+            refreshes.add_metric([outcome, reason], n)
         yield refreshes
 
         count = HealthCount.latest_count()
@@ -241,5 +241,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(EsiCollector())  # type: ignore[arg-type]
+    registry.register(EsiCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
