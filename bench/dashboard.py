@@ -253,8 +253,9 @@ def seed_budgets(rng: random.Random, characters: int = 5000) -> None:
     stats.flush()
 
 
-def measure(client, url: str, runs: int) -> tuple[float, int, int]:
-    """``(median ms, queries, status)`` of ``runs`` GETs of ``url`` after one warm-up GET."""
+def measure(client, url: str, runs: int, show: bool = False) -> tuple[float, int, int]:
+    """``(median ms, queries, status)`` of ``runs`` GETs of ``url`` after one warm-up GET;
+    with ``show``, print the last run's queries with their times."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -267,6 +268,9 @@ def measure(client, url: str, runs: int) -> tuple[float, int, int]:
             if hasattr(response, "streaming_content"):
                 b"".join(response.streaming_content)
             times.append((time.perf_counter() - started) * 1000)
+    if show:
+        for query in queries.captured_queries:
+            print(f"    {float(query['time']) * 1000:8.1f} ms  {query['sql'][:300]}")
     return statistics.median(times), len(queries), response.status_code
 
 
@@ -281,6 +285,8 @@ def main() -> None:
         help="keep the database of an earlier run if it holds --tokens tokens (building 1,000,000 takes minutes)",
     )
     parser.add_argument("--skip-export", action="store_true", help="do not time the CSV export of every token")
+    parser.add_argument("--show-queries", action="store_true", help="print each page's queries with their times")
+    parser.add_argument("--only", help="measure only the pages whose label contains this text")
     args = parser.parse_args()
 
     configure(fresh=not args.reuse)
@@ -297,7 +303,7 @@ def main() -> None:
     from django.urls import path
 
     from esi.models import Token
-    from esi_dashboard.tasks import count_scopes
+    from esi_dashboard.tasks import count_scopes, count_tokens
 
     urlpatterns = [path("admin/", admin.site.urls)]
     call_command("migrate", verbosity=0)
@@ -324,12 +330,18 @@ def main() -> None:
     seed_budgets(random.Random(args.seed))
     print("ESI budgets: 5,000 rate-limit buckets in 10 groups, 6 hours of error limit, 100 events")
 
-    # The scope count runs as a django-q2 task, not in a page view; time it on its own.
+    # The counts run as django-q2 tasks (the schedule esi_dashboard:counts), not in a page
+    # view; time them on their own.
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
         summary = count_scopes()
         count_ms = (time.perf_counter() - started) * 1000
     print(f"scope count task (background): {count_ms:.0f} ms, {len(queries)} queries, {summary['scopes']} scopes")
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        summary = count_tokens()
+        count_ms = (time.perf_counter() - started) * 1000
+    print(f"token count task (background): {count_ms:.0f} ms, {len(queries)} queries, {summary['total']:,} tokens")
 
     User.objects.filter(username="bench").delete()
     User.objects.create_superuser("bench", "bench@example.com", "pw")
@@ -349,7 +361,9 @@ def main() -> None:
     print(f"{'page':<36} {'ms':>8} {'queries':>8}  goal (< {GOAL_MS} ms, <= {GOAL_QUERIES} queries)")
     met_all = True
     for label, url in pages:
-        ms, queries, status = measure(client, url, args.runs)
+        if args.only and args.only not in label:
+            continue
+        ms, queries, status = measure(client, url, args.runs, args.show_queries)
         if status != 200:
             sys.exit(f"{url} answered {status}")
         met = ms < GOAL_MS and queries <= GOAL_QUERIES

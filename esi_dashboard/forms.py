@@ -32,8 +32,10 @@ class TokenFilterForm(forms.Form):
     scope = forms.ChoiceField(required=False, label="Scope")
     state = forms.ChoiceField(required=False, label="State", choices=[("", "any"), *State.CHOICES])
 
-    def __init__(self, data: Any, scopes: list[str]) -> None:
+    def __init__(self, data: Any, scopes: dict[str, int]) -> None:
+        """``scopes`` maps the name of every stored scope to its primary key."""
         super().__init__(data)
+        self.scope_ids = scopes
         scope = self.fields["scope"]
         assert isinstance(scope, forms.ChoiceField)
         scope.choices = [("", "any"), *((name, name) for name in scopes)]
@@ -52,8 +54,9 @@ class TokenFilterForm(forms.Form):
             match = Q(character_name__icontains=character)
             queryset = queryset.filter(match | Q(character_id=character_id) if character_id is not None else match)
         if scope := values.get("scope"):
-            # A join: a token holds a scope at most once, so no row repeats.
-            queryset = queryset.filter(scopes__name=scope)
+            # A join on the link table alone (by the scope's key, not its name): a token
+            # holds a scope at most once, so no row repeats.
+            queryset = queryset.filter(scopes=self.scope_ids[scope])
         if state := values.get("state"):
             queryset = queryset.filter(state_filter(state, now))
         return queryset

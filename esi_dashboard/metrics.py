@@ -14,7 +14,20 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import BooleanField, Case, Count, IntegerField, Max, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from esi.managers import TokenQueryset, process_scopes
@@ -76,7 +89,7 @@ def token_state(token: Token, now: datetime.datetime) -> str:
     """The :class:`State` of one token (the table's column), the same rules as
     :func:`state_filter` read from the model: ``failing`` if its last refresh failed, else
     its expiry state."""
-    if token.last_refresh_ok is False and token.refresh_backoff_until is not None:
+    if token.failing:
         return State.FAILING
     expires = token.expires
     if expires <= now + EXPIRY_LEEWAY:
@@ -359,9 +372,12 @@ def characters_missing(scope: str) -> QuerySet[Any]:
     """Characters with tokens of which none holds ``scope``: rows ``{"character_id",
     "name", "tokens", "users", "last_created"}`` by character ID (one grouped query per
     page: in character ID order the database stops after the page's groups)."""
-    holders = Token.objects.filter(scopes__name=scope).values("character_id")
+    holders = Token.objects.filter(character_id=OuterRef("character_id"), scopes__name=scope)
     return (
-        Token.objects.exclude(character_id__in=holders)
+        # NOT EXISTS per character, not NOT IN: the database then walks the character_id
+        # index and stops after a page of characters instead of first collecting every
+        # holder of the scope.
+        Token.objects.filter(~Exists(holders))
         .values("character_id")
         .annotate(
             name=Max("character_name"),

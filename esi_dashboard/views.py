@@ -117,7 +117,7 @@ class DashboardMixin:
 
 def _filtered_tokens(request: HttpRequest, now: datetime.datetime) -> tuple[TokenFilterForm, QuerySet[Token]]:
     """The token table's filter form bound to the request, and the tokens it selects."""
-    scopes = list(Scope.objects.order_by("name").values_list("name", flat=True))
+    scopes = dict(Scope.objects.order_by("name").values_list("name", "pk"))
     form = TokenFilterForm(request.GET, scopes)
     return form, form.filter(metrics.token_rows(), now)
 

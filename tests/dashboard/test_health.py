@@ -61,7 +61,7 @@ class TestCounts:
             for token in Token.objects.all():
                 if state != metrics.State.FAILING:
                     # The column shows "failing" first; the expiry filters still match that token.
-                    token.last_refresh_ok = None
+                    token.refresh_backoff_until = None
                 if metrics.token_state(token, now) == state:
                     in_python.add(token.pk)
             assert in_sql == in_python, state
