@@ -7,17 +7,19 @@ without it, sorting a million tokens by expiry read and sorted the whole table (
 The index lives in the dashboard's migrations because only the dashboard sorts this way.
 """
 
+from typing import Any
+
 from django.db import migrations
 
 INDEX = "esi_dashboard_token_expiry_order"
 
 
-def create(apps, schema_editor):
+def create(apps: Any, schema_editor: Any) -> None:
     columns = "expires_at ASC NULLS FIRST, id ASC" if schema_editor.connection.vendor == "postgresql" else "expires_at, id"
     schema_editor.execute(f"CREATE INDEX {INDEX} ON esi_token ({columns})")
 
 
-def drop(apps, schema_editor):
+def drop(apps: Any, schema_editor: Any) -> None:
     on_table = " ON esi_token" if schema_editor.connection.vendor == "mysql" else ""
     schema_editor.execute(f"DROP INDEX {INDEX}{on_table}")
 
