@@ -13,6 +13,10 @@ Each check has a stable id listed in ``docs/checks.rst``:
 - ``esi.E005``: an ``ESI_SCHEDULES`` entry uses cron while django-q2 evaluates cron in a
   time zone other than UTC. (``esi.W003`` said so as a warning before 0.1.0; it is retired,
   not reused.)
+- ``esi.E012``: ``ESI_SSO_MAX_CONCURRENT_REFRESHES`` or ``ESI_SSO_REFRESH_SLOT_WAIT`` is
+  malformed.
+- ``esi.W012``: the cap on concurrent EVE SSO refreshes lives in a per-process cache while
+  ``DEBUG`` is off, so it does not hold across processes.
 """
 
 from __future__ import annotations
@@ -139,3 +143,38 @@ def check_schedules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             id="esi.E005",
         )
     ]
+
+
+#: Cache backends whose entries one process cannot see from another.
+_PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register()
+def check_refresh_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.E012 / esi.W012: the site-wide cap on EVE SSO refreshes (:mod:`esi.sso_limit`)."""
+    cap = app_settings.ESI_SSO_MAX_CONCURRENT_REFRESHES
+    wait = app_settings.ESI_SSO_REFRESH_SLOT_WAIT
+    problems = []
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= 1000):
+        problems.append(f"ESI_SSO_MAX_CONCURRENT_REFRESHES must be None or an integer from 0 to 1000, not {cap!r}.")
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait > 0:
+        problems.append(f"ESI_SSO_REFRESH_SLOT_WAIT must be a positive number of seconds, not {wait!r}.")
+    if problems:
+        return [
+            Error(problem, hint="See the settings page of the documentation.", id="esi.E012")
+            for problem in problems
+        ]
+    backend = settings.CACHES.get(app_settings.ESI_BUDGET_CACHE_ALIAS, {}).get("BACKEND", "")
+    if cap and not settings.DEBUG and backend in _PER_PROCESS_CACHES:
+        return [
+            Warning(
+                f"ESI_SSO_MAX_CONCURRENT_REFRESHES caps EVE SSO refreshes per process only: the cache "
+                f"{app_settings.ESI_BUDGET_CACHE_ALIAS!r} (ESI_BUDGET_CACHE_ALIAS) is not shared between processes.",
+                hint="Point ESI_BUDGET_CACHE_ALIAS at a shared cache such as Redis (django-redis).",
+                id="esi.W012",
+            )
+        ]
+    return []

@@ -286,6 +286,10 @@ class Emulator:
         return response
 
     def _sso(self, request: RecordedRequest, endpoint: str, bad_query: bool) -> Response | None:
+        with self.sso.in_flight(endpoint):
+            return self._sso_answer(request, endpoint, bad_query)
+
+    def _sso_answer(self, request: RecordedRequest, endpoint: str, bad_query: bool) -> Response | None:
         decision = self.faults.decide({"sso", f"sso:{endpoint}"}, (request.path,))
         if decision.latency:
             time.sleep(decision.latency)

@@ -17,7 +17,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
@@ -118,9 +119,10 @@ class SSO:
         self._grants: dict[str, _Grant] = {}
         self._tamper: deque[dict[str, Any]] = deque()
         self._stats = dict.fromkeys(
-            ("authorize", "code_exchanges", "refreshes", "refresh_failures", "revocations", "jwks"),
+            ("authorize", "code_exchanges", "refreshes", "refresh_failures", "revocations", "jwks", "token_peak"),
             0,
         )
+        self._token_in_flight = 0
         self._rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._ec = ec.generate_private_key(ec.SECP256R1())
         self._unknown_keys: dict[str, Any] = {}
@@ -140,7 +142,9 @@ class SSO:
     def stats(self) -> dict[str, int]:
         """Counters since the last reset: ``authorize`` (requests to the authorize endpoint),
         ``code_exchanges`` and ``refreshes`` (successful ones), ``refresh_failures`` (refresh
-        attempts rejected with an OAuth error), ``revocations``, ``jwks`` (JWKS downloads)."""
+        attempts rejected with an OAuth error), ``revocations``, ``jwks`` (JWKS downloads),
+        ``token_peak`` (the most requests to the token endpoint in flight at once, injected
+        latency included)."""
         with self._lock:
             return dict(self._stats)
 
@@ -369,6 +373,21 @@ class SSO:
         return claims
 
     # --- state -----------------------------------------------------------------------
+
+    @contextmanager
+    def in_flight(self, endpoint: str) -> Iterator[None]:
+        """Count a request to ``endpoint`` as in flight for the block (for ``token_peak``)."""
+        if endpoint != "token":
+            yield
+            return
+        with self._lock:
+            self._token_in_flight += 1
+            self._stats["token_peak"] = max(self._stats["token_peak"], self._token_in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._token_in_flight -= 1
 
     def reset_stats(self) -> None:
         """Zero the counters, drop queued token tampering and JWK overrides."""
