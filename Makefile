@@ -2,19 +2,24 @@
 # so a fresh checkout needs only `make demo` or `make test`.
 
 PYTHON ?= python3
+# The second virtualenv: the newest Django (6.1) on the newest Python the project supports.
+PYTHON_DJANGO6 ?= python3.13
 VENV := .venv
 PY := $(VENV)/bin/python
 # Re-install when the packaging metadata changes.
 STAMP := $(VENV)/.installed-stamp
+VENV_DJANGO6 := .venv-dj6
+STAMP_DJANGO6 := $(VENV_DJANGO6)/.installed-stamp
 # sqlite, postgresql, mariadb, or several separated by spaces; empty means all three.
 DB ?=
 
-.PHONY: help venv demo test docs build wheel-check typecheck migrations-check clean downstream downstream-esi
+.PHONY: help venv venv-django6 demo test test-django6 docs build wheel-check typecheck migrations-check clean downstream downstream-esi
 
 help:
 	@echo "make demo              run the demo site on http://127.0.0.1:8000 (emulator on :8001)"
 	@echo "make test              test suite on SQLite, PostgreSQL and MariaDB (with Redis)"
 	@echo "make test DB=sqlite    one backend (sqlite, postgresql or mariadb)"
+	@echo "make test-django6      the suite on Django 6.1 and Python 3.13 (.venv-dj6), SQLite and PostgreSQL"
 	@echo "make docs              Sphinx HTML in docs/_build/html, warnings are errors"
 	@echo "make build             sdist + wheel in dist/, twine check --strict, contents check"
 	@echo "make wheel-check       build, install the wheel in a clean virtualenv, run the example project on it"
@@ -36,12 +41,29 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,docs,dev]"
 	@touch $@
 
+venv-django6: $(STAMP_DJANGO6)
+
+$(STAMP_DJANGO6): setup.cfg setup.py pyproject.toml
+	@command -v $(PYTHON_DJANGO6) >/dev/null || { echo "make test-django6 needs $(PYTHON_DJANGO6) (PYTHON_DJANGO6=...)"; exit 2; }
+	@if [ ! -x $(VENV_DJANGO6)/bin/python ]; then \
+		echo "Creating $(VENV_DJANGO6) with $$($(PYTHON_DJANGO6) --version)"; \
+		$(PYTHON_DJANGO6) -m venv $(VENV_DJANGO6) && $(VENV_DJANGO6)/bin/python -m pip install --quiet --upgrade pip; \
+	fi
+	$(VENV_DJANGO6)/bin/python -m pip install --quiet -e ".[test]" "Django>=6.1,<6.2"
+	@touch $@
+
 demo: venv
 	$(PY) example_project/manage.py migrate --noinput
 	$(PY) example_project/manage.py rundemo
 
 test: venv
 	bash .ci/test-matrix $(DB)
+
+# Django 6.1 on Python 3.13: SQLite and PostgreSQL (with Redis), without coverage, which
+# the main matrix measures.
+test-django6: venv-django6
+	@$(VENV_DJANGO6)/bin/python -c "import django, sys; print(f'Django {django.get_version()} on Python {sys.version.split()[0]}')"
+	COVERAGE=0 PY=$(VENV_DJANGO6)/bin/python bash .ci/test-matrix $(if $(DB),$(DB),sqlite postgresql)
 
 docs: venv
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html

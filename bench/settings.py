@@ -1,5 +1,6 @@
 """Django settings for the benchmarks: ``BENCH_DB`` = ``sqlite`` (a file, default) or
-``postgresql`` (database ``bench_esi_ng`` on 127.0.0.1), the emulator at ``EMULATOR_URL``."""
+``postgresql`` (database ``bench_esi_ng``, or ``BENCH_DB_NAME``, on 127.0.0.1), the emulator
+at ``EMULATOR_URL``; ``BENCH_REDIS_URL`` makes the cache Redis (shared between processes)."""
 
 import os
 import tempfile
@@ -17,7 +18,7 @@ if os.environ.get("BENCH_DB", "sqlite") == "postgresql":
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": "bench_esi_ng",
+            "NAME": os.environ.get("BENCH_DB_NAME", "bench_esi_ng"),
             "USER": "postgres",
             "HOST": "127.0.0.1",
         }
@@ -30,7 +31,10 @@ else:
             "OPTIONS": {"timeout": 60},
         }
     }
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("BENCH_REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": os.environ["BENCH_REDIS_URL"]}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 Q_CLUSTER = {"name": "bench", "orm": "default", "sync": True, "timeout": 600, "retry": 1200}
 ESI_SSO_CLIENT_ID = "bench-client-id"
 ESI_SSO_CLIENT_SECRET = "bench-client-secret"

@@ -12,6 +12,8 @@ import binascii
 import hashlib
 import html
 import json
+import logging
+import os
 import secrets
 import threading
 import time
@@ -19,7 +21,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
@@ -28,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from .records import Character, RecordedRequest, Response, derive_owner_hash
+
+logger = logging.getLogger(__name__)
 
 #: ``kid`` of the RS256 key, as in CCP's JWKS.
 RS256_KID = "JWT-Signature-Key"
@@ -104,8 +109,12 @@ class SSO:
         access_token_lifetime: int,
         rotate_refresh_tokens: bool,
         code_lifetime: float,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self._base_url = base_url
+        #: Where refresh tokens and characters are kept across restarts (``None``: memory
+        #: only). Set after the first :meth:`forget`, which would write an empty state.
+        self.state_file: Path | None = None
         self.client_id = client_id
         self.client_secret = client_secret
         self.access_token_lifetime = access_token_lifetime
@@ -129,6 +138,9 @@ class SSO:
         self._verified: dict[tuple[str, str], dict[str, Any]] = {}
         self._jwk_overrides: dict[str, dict[str, Any]] = {}
         self.forget()
+        if state_file is not None:
+            self.state_file = Path(state_file)
+            self._load_state()
 
     # --- public helpers --------------------------------------------------------------
 
@@ -311,6 +323,7 @@ class SSO:
             ]
             for token in doomed:
                 del self._grants[token]
+            self._save_state()
             return len(doomed)
 
     def expire_codes(self) -> None:
@@ -404,6 +417,7 @@ class SSO:
             self._transfers.clear()
             self._codes.clear()
             self._grants.clear()
+            self._save_state()
 
     # --- HTTP ------------------------------------------------------------------------
 
@@ -661,7 +675,7 @@ this machine.</p>
                 scopes = list(dict.fromkeys(requested))
             if self.rotate_refresh_tokens:
                 del self._grants[token]
-                token = self._new_grant(grant)
+                token = self._new_grant(grant)  # saves the state file
             self._stats["refreshes"] += 1
             overrides = self._tamper.popleft() if self._tamper else {}
         answer = self._token_answer(grant.character_id, scopes, client_id, token, overrides)
@@ -677,6 +691,7 @@ this machine.</p>
             grant = self._grants.get(token)
             if grant is not None and grant.client_id == client_id:
                 del self._grants[token]
+                self._save_state()
             self._stats["revocations"] += 1
         return Response(200, {"Cache-Control": "no-store"}, b"")
 
@@ -721,7 +736,44 @@ this machine.</p>
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._grants[token] = replace(grant)
+            self._save_state()
         return token
+
+    # --- the state file ----------------------------------------------------------------
+
+    def _save_state(self) -> None:
+        """Write the refresh tokens and characters to :attr:`state_file`, if there is one
+        (caller holds the lock). Written to a temporary file and renamed over the old one,
+        so a crash leaves either state whole."""
+        if self.state_file is None:
+            return
+        state = {
+            "grants": {token: asdict(grant) for token, grant in self._grants.items()},
+            "characters": [asdict(c) for c in self._characters.values()],
+            "transfers": {str(k): v for k, v in self._transfers.items()},
+        }
+        temporary = self.state_file.with_name(self.state_file.name + ".tmp")
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, self.state_file)
+
+    def _load_state(self) -> None:
+        """Read :attr:`state_file` if it exists. A file that does not hold this module's
+        state is logged and set aside as ``<name>.bad``; the emulator starts empty."""
+        if self.state_file is None or not self.state_file.exists():
+            return
+        try:
+            state = json.loads(self.state_file.read_text())
+            grants = {str(token): _Grant(**fields) for token, fields in state["grants"].items()}
+            characters = [Character(**fields) for fields in state["characters"]]
+            transfers = {int(k): int(v) for k, v in state.get("transfers", {}).items()}
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            logger.warning("esi emulator: ignoring the state file %s (%s)", self.state_file, exc)
+            os.replace(self.state_file, self.state_file.with_name(self.state_file.name + ".bad"))
+            return
+        with self._lock:
+            self._grants.update(grants)
+            self._characters.update({c.character_id: c for c in characters})
+            self._transfers.update(transfers)
 
     def _token_answer(
         self, character_id: int, scopes: list[str], client_id: str, refresh: str, overrides: dict[str, Any]
