@@ -17,6 +17,7 @@ Each check has a stable id listed in ``docs/checks.rst``:
   malformed.
 - ``esi.W012``: the cap on concurrent EVE SSO refreshes lives in a per-process cache while
   ``DEBUG`` is off, so it does not hold across processes.
+- ``esi.W013``: ``django_q`` is not installed, so nothing schedules the cleanup tasks.
 """
 
 from __future__ import annotations
@@ -178,3 +179,24 @@ def check_refresh_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
         ]
     return []
+
+
+@register()
+def check_django_q(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.W013: without django-q2 the ``esi:`` schedules are never created."""
+    from django.apps import apps
+
+    if apps.is_installed("django_q"):
+        return []
+    return [
+        Warning(
+            "django_q is not in INSTALLED_APPS: nothing schedules esi's cleanup tasks (expired "
+            "tokens are refreshed only when used, pending EVE SSO logins are never deleted).",
+            hint=(
+                'Add "django_q" to INSTALLED_APPS and run a cluster (manage.py qcluster), or '
+                "schedule esi.tasks.cleanup_token_subset and esi.tasks.cleanup_callbackredirect "
+                "with Celery beat and silence esi.W013."
+            ),
+            id="esi.W013",
+        )
+    ]
