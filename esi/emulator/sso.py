@@ -27,12 +27,20 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from .records import Character, RecordedRequest, Response, derive_owner_hash
 
 logger = logging.getLogger(__name__)
+
+
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    """A private key as unencrypted PKCS #8 PEM (the emulator's keys sign test tokens only)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 #: ``kid`` of the RS256 key, as in CCP's JWKS.
 RS256_KID = "JWT-Signature-Key"
@@ -748,6 +756,7 @@ this machine.</p>
         if self.state_file is None:
             return
         state = {
+            "keys": {"rsa": _pem(self._rsa), "ec": _pem(self._ec)},
             "grants": {token: asdict(grant) for token, grant in self._grants.items()},
             "characters": [asdict(c) for c in self._characters.values()],
             "transfers": {str(k): v for k, v in self._transfers.items()},
@@ -766,11 +775,21 @@ this machine.</p>
             grants = {str(token): _Grant(**fields) for token, fields in state["grants"].items()}
             characters = [Character(**fields) for fields in state["characters"]]
             transfers = {int(k): int(v) for k, v in state.get("transfers", {}).items()}
+            keys = state.get("keys")
+            rsa_key = ec_key = None
+            if keys is not None:
+                rsa_key = serialization.load_pem_private_key(keys["rsa"].encode(), password=None)
+                ec_key = serialization.load_pem_private_key(keys["ec"].encode(), password=None)
+                if not isinstance(rsa_key, rsa.RSAPrivateKey) or not isinstance(ec_key, ec.EllipticCurvePrivateKey):
+                    raise TypeError("the keys are not an RSA and an EC private key")
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             logger.warning("esi emulator: ignoring the state file %s (%s)", self.state_file, exc)
             os.replace(self.state_file, self.state_file.with_name(self.state_file.name + ".bad"))
             return
         with self._lock:
+            # The keys too: access tokens a site stored before the restart still verify.
+            if rsa_key is not None and ec_key is not None:
+                self._rsa, self._ec = rsa_key, ec_key
             self._grants.update(grants)
             self._characters.update({c.character_id: c for c in characters})
             self._transfers.update(transfers)

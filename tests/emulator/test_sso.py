@@ -401,6 +401,8 @@ class TestStateFile:
             assert answer.status_code == 200
             claims = jwt.decode(answer.json()["access_token"], options={"verify_signature": False})
             assert claims["name"] == "Persisted Pilot" and claims["scp"] == "esi-mail.read_mail.v1"
+            # The signing keys are kept too: the key set is the one of the first start.
+            assert second.sso.jwks == first.sso.jwks
             gone = requests.post(
                 second.url + "/v2/oauth/token",
                 data={"grant_type": "refresh_token", "refresh_token": revoked},
@@ -415,7 +417,16 @@ class TestStateFile:
         finally:
             second.stop()
 
-    @pytest.mark.parametrize("content", ["not json", "[]", '{"grants": {"t": {"bogus": 1}}, "characters": []}', "{}"])
+    @pytest.mark.parametrize(
+        "content",
+        [
+            "not json",
+            "[]",
+            '{"grants": {"t": {"bogus": 1}}, "characters": []}',
+            "{}",
+            '{"grants": {}, "characters": [], "keys": {"rsa": "x", "ec": "y"}}',
+        ],
+    )
     def test_a_damaged_state_file_is_set_aside(self, tmp_path, content, caplog):
         from esi.emulator import Emulator
 
