@@ -776,19 +776,24 @@ this machine.</p>
             characters = [Character(**fields) for fields in state["characters"]]
             transfers = {int(k): int(v) for k, v in state.get("transfers", {}).items()}
             keys = state.get("keys")
-            rsa_key = ec_key = None
-            if keys is not None:
-                rsa_key = serialization.load_pem_private_key(keys["rsa"].encode(), password=None)
-                ec_key = serialization.load_pem_private_key(keys["ec"].encode(), password=None)
-                if not isinstance(rsa_key, rsa.RSAPrivateKey) or not isinstance(ec_key, ec.EllipticCurvePrivateKey):
-                    raise TypeError("the keys are not an RSA and an EC private key")
+            loaded = (
+                None
+                if keys is None
+                else [serialization.load_pem_private_key(keys[k].encode(), password=None) for k in ("rsa", "ec")]
+            )
+            if loaded is not None and not (
+                isinstance(loaded[0], rsa.RSAPrivateKey) and isinstance(loaded[1], ec.EllipticCurvePrivateKey)
+            ):
+                raise TypeError("the keys are not an RSA and an EC private key")
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             logger.warning("esi emulator: ignoring the state file %s (%s)", self.state_file, exc)
             os.replace(self.state_file, self.state_file.with_name(self.state_file.name + ".bad"))
             return
         with self._lock:
             # The keys too: access tokens a site stored before the restart still verify.
-            if rsa_key is not None and ec_key is not None:
+            if loaded is not None:
+                rsa_key, ec_key = loaded
+                assert isinstance(rsa_key, rsa.RSAPrivateKey) and isinstance(ec_key, ec.EllipticCurvePrivateKey)
                 self._rsa, self._ec = rsa_key, ec_key
             self._grants.update(grants)
             self._characters.update({c.character_id: c for c in characters})
