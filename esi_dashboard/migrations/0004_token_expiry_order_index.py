@@ -25,6 +25,9 @@ def drop(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
+    # MariaDB cannot roll DDL back, so Django refuses DDL inside a migration's transaction.
+    atomic = False
+
     dependencies = [
         ("esi", "0015_token_refresh_state"),
         ("esi_dashboard", "0003_health_count"),
