@@ -286,13 +286,14 @@ class Totals:
 
 
 def totals() -> Totals:
-    """:class:`Totals`, in one aggregate query."""
-    row = Token.objects.aggregate(
-        tokens=Count("pk"),
-        characters=Count("character_id", distinct=True),
-        users=Count("user", distinct=True),
+    """:class:`Totals`, one aggregate query per figure: each reads one narrow index
+    (``character_id``, ``user_id``) instead of every token's row, which on MariaDB holds the
+    kilobyte of the access token."""
+    return Totals(
+        Token.objects.count(),
+        Token.objects.values("character_id").distinct().count(),
+        Token.objects.exclude(user=None).values("user_id").distinct().count(),
     )
-    return Totals(row["tokens"], row["characters"], row["users"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,16 +307,20 @@ class ScopeHolders:
 
 
 def scope_coverage() -> list[ScopeHolders]:
-    """Every scope with the tokens, characters and users holding it, in one grouped query
-    (scopes no token holds count zero). It joins every token-scope link with its token:
-    about a second for 400,000 links, so :class:`esi_dashboard.models.CoverageCount` runs
-    it in the background."""
-    rows = Scope.objects.values("name").annotate(
-        tokens=Count("token"),
-        characters=Count("token__character_id", distinct=True),
-        users=Count("token__user", distinct=True),
-    )
-    return [ScopeHolders(r["name"], r["tokens"], r["characters"], r["users"]) for r in rows]
+    """Every scope with the tokens, characters and users holding it (scopes no token holds
+    count zero), in three grouped queries over the token-scope links: tokens per scope,
+    then distinct characters and distinct users per scope, each joined to one narrow index
+    of the tokens. One query counting all three read every token's row (with its access
+    token): 5.5 minutes for 4,000,000 links on MariaDB. It still reads every link, so
+    :class:`esi_dashboard.models.CoverageCount` runs it in the background."""
+    links = Token.scopes.through.objects.values("scope_id").order_by()
+    tokens = dict(links.annotate(n=Count("*")).values_list("scope_id", "n"))
+    characters = dict(links.annotate(n=Count("token__character_id", distinct=True)).values_list("scope_id", "n"))
+    users = dict(links.annotate(n=Count("token__user_id", distinct=True)).values_list("scope_id", "n"))
+    return [
+        ScopeHolders(name, tokens.get(pk, 0), characters.get(pk, 0), users.get(pk, 0))
+        for pk, name in Scope.objects.values_list("pk", "name")
+    ]
 
 
 def site_required_scopes() -> dict[str, frozenset[str]]:
