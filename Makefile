@@ -16,7 +16,8 @@ DB ?=
 .PHONY: help venv venv-django6 demo test test-django6 docs build wheel-check typecheck migrations-check clean downstream downstream-esi
 
 help:
-	@echo "make demo              run the demo site on http://127.0.0.1:8000 (emulator on :8001)"
+	@echo "make demo              the demo site on http://127.0.0.1:8000 (emulator on :8001), seeded; admin/admin"
+	@echo "make demo DEMO_PORT=8100 DEMO_EMULATOR_PORT=8101   other ports"
 	@echo "make test              test suite on SQLite, PostgreSQL and MariaDB (with Redis)"
 	@echo "make test DB=sqlite    one backend (sqlite, postgresql or mariadb)"
 	@echo "make test-django6      the suite on Django 6.1 and Python 3.13 (.venv-dj6), SQLite and PostgreSQL"
@@ -52,6 +53,8 @@ $(STAMP_DJANGO6): setup.cfg setup.py pyproject.toml
 	$(VENV_DJANGO6)/bin/python -m pip install --quiet -e ".[test]" "Django>=6.1,<6.2"
 	@touch $@
 
+# DEMO_PORT and DEMO_EMULATOR_PORT given on make's command line (or in the environment)
+# reach rundemo through the environment.
 demo: venv
 	$(PY) example_project/manage.py migrate --noinput
 	$(PY) example_project/manage.py rundemo
