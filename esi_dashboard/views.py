@@ -41,6 +41,7 @@ from .forms import TokenFilterForm
 from .models import CoverageCount, Dashboard, HealthCount, ScopeCount
 from .tables import (
     BucketTable,
+    LateRows,
     DeletionCountTable,
     ErrorCountTable,
     EventTable,
@@ -139,7 +140,7 @@ class HealthView(DashboardMixin, SingleTableMixin, TemplateView):
         return super().get(request, *args, **kwargs)
 
     def get_table_data(self) -> Any:
-        return self.rows
+        return LateRows(self.rows)
 
     def get_table_kwargs(self) -> dict[str, Any]:
         return {"now": self.now, "current_app": self.model_admin.admin_site.name}
