@@ -8,11 +8,11 @@ from typing import Any
 
 from django import forms
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet
 
 from esi.models import Token
 
-from .metrics import State, state_filter
+from .metrics import State, probe, state_filter
 
 #: Largest value of the 32-bit integer columns (user and character ids).
 _MAX_ID = 2**31 - 1
@@ -70,9 +70,10 @@ def _holding(queryset: QuerySet[Token], scope_id: int) -> QuerySet[Token]:
     most once, so no row repeats). MariaDB turns a join, ``IN`` or ``EXISTS`` into one that
     first collects every holder of the scope (400,000 of 1,000,000 tokens), reads their rows
     and sorts them (tens of seconds); a scalar subquery it cannot flatten keeps it on the
-    walk. PostgreSQL runs that subquery without parallel workers, so it keeps the join.
+    walk (:func:`esi_dashboard.metrics.probe`). PostgreSQL runs that subquery without
+    parallel workers, so it keeps the join.
     """
     if connection.vendor != "mysql":
         return queryset.filter(scopes=scope_id)
     held = Token.scopes.through.objects.filter(token_id=OuterRef("pk"), scope_id=scope_id)
-    return queryset.alias(held_scope=Subquery(held.values("scope_id")[:1])).filter(held_scope__isnull=False)
+    return probe(queryset, held, present=True)

@@ -25,9 +25,11 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
+from django.db import connection
 from django.utils import timezone
 
 from esi.managers import TokenQueryset, process_scopes
@@ -378,17 +380,33 @@ def required_coverage(
     return sorted(rows, key=lambda r: (-r.missing, r.name))
 
 
+def probe(queryset: QuerySet[Any], related: QuerySet[Any], *, present: bool) -> QuerySet[Any]:
+    """``queryset`` narrowed to the rows for which ``related`` (a queryset correlated to them
+    with ``OuterRef``) has a row (``present``) or none, as a scalar subquery that reads at
+    most one row of ``related``.
+
+    For MariaDB: it turns ``EXISTS``, ``NOT EXISTS``, ``IN`` and joins into semi-joins that
+    first collect every match (hundreds of thousands of rows at a million tokens) and then
+    sort them; a scalar subquery it cannot flatten keeps it walking an index in the page's
+    order, stopping after the page (tens of seconds against tens of milliseconds).
+    """
+    first = Subquery(related.values("pk")[:1])
+    return queryset.alias(related_probe=first).filter(related_probe__isnull=not present)
+
+
 def characters_missing(scope: str) -> QuerySet[Any]:
     """Characters with tokens of which none holds ``scope``: rows ``{"character_id",
     "name", "tokens", "users", "last_created"}`` by character ID (one grouped query per
     page: in character ID order the database stops after the page's groups)."""
     holders = Token.objects.filter(character_id=OuterRef("character_id"), scopes__name=scope)
+    # Per character, not NOT IN: the database then walks the character_id index and stops
+    # after a page of characters instead of first collecting every holder of the scope.
+    if connection.vendor == "mysql":
+        lacking = probe(Token.objects.all(), holders, present=False)
+    else:
+        lacking = Token.objects.filter(~Exists(holders))
     return (
-        # NOT EXISTS per character, not NOT IN: the database then walks the character_id
-        # index and stops after a page of characters instead of first collecting every
-        # holder of the scope.
-        Token.objects.filter(~Exists(holders))
-        .values("character_id")
+        lacking.values("character_id")
         .annotate(
             name=Max("character_name"),
             tokens=Count("pk"),
