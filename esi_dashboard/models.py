@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 from django.conf import settings
 from django.db import models, transaction
@@ -92,7 +92,25 @@ class TokenDeletion(models.Model):
         return deleted
 
 
-class CoverageCount(models.Model):
+class Count(models.Model):
+    """What every count of the dashboard has: when it was taken and how long it took; the
+    pages read the newest (:meth:`latest_count`)."""
+
+    counted_at = models.DateTimeField(default=timezone.now, db_index=True)
+    seconds = models.FloatField(default=0.0, help_text="How long the count took.")
+
+    class Meta:
+        abstract = True
+        default_permissions = ()
+        get_latest_by = "counted_at"
+
+    @classmethod
+    def latest_count(cls) -> Self | None:
+        """The newest count, or ``None`` before the first."""
+        return cls._default_manager.order_by("-counted_at", "-pk").first()
+
+
+class CoverageCount(Count):
     """One count of who holds which scope (the scope coverage page reads the newest).
 
     Counting distinct characters and users per scope means joining every token-scope link
@@ -101,23 +119,12 @@ class CoverageCount(models.Model):
     :func:`esi_dashboard.tasks.count_scopes`); the page shows when the count was taken.
     """
 
-    counted_at = models.DateTimeField(default=timezone.now, db_index=True)
-    seconds = models.FloatField(default=0.0, help_text="How long the count took.")
     tokens = models.PositiveIntegerField(default=0)
     characters = models.PositiveIntegerField(default=0, help_text="Distinct characters with a token.")
     users = models.PositiveIntegerField(default=0, help_text="Distinct users owning a token.")
 
-    class Meta:
-        default_permissions = ()
-        get_latest_by = "counted_at"
-
     def __str__(self) -> str:
         return f"scope count of {self.counted_at:%Y-%m-%d %H:%M:%S}"
-
-    @classmethod
-    def latest_count(cls) -> CoverageCount | None:
-        """The newest count, or ``None`` before the first."""
-        return cls.objects.order_by("-counted_at", "-pk").first()
 
     @classmethod
     def take(cls) -> CoverageCount:
@@ -165,7 +172,7 @@ class ScopeCount(models.Model):
         return f"{self.scope}: {self.tokens} tokens"
 
 
-class HealthCount(models.Model):
+class HealthCount(Count):
     """One count of the token health page: tokens per expiry state, failing and backing off,
     the expiry histogram and the failing tokens' commonest errors (the page reads the newest).
 
@@ -176,8 +183,6 @@ class HealthCount(models.Model):
     states are relative to ``counted_at``.
     """
 
-    counted_at = models.DateTimeField(default=timezone.now, db_index=True)
-    seconds = models.FloatField(default=0.0, help_text="How long the count took.")
     total = models.PositiveIntegerField(default=0)
     valid = models.PositiveIntegerField(default=0)
     expiring = models.PositiveIntegerField(default=0)
@@ -188,17 +193,8 @@ class HealthCount(models.Model):
     histogram = models.JSONField(default=list, help_text="Tokens per bin of metrics.HISTOGRAM_BINS.")
     errors = models.JSONField(default=list, help_text="[[last refresh error, tokens], ...], commonest first.")
 
-    class Meta:
-        default_permissions = ()
-        get_latest_by = "counted_at"
-
     def __str__(self) -> str:
         return f"token count of {self.counted_at:%Y-%m-%d %H:%M:%S}"
-
-    @classmethod
-    def latest_count(cls) -> HealthCount | None:
-        """The newest count, or ``None`` before the first."""
-        return cls.objects.order_by("-counted_at", "-pk").first()
 
     @classmethod
     def take(cls) -> HealthCount:
