@@ -41,10 +41,10 @@ from .forms import TokenFilterForm
 from .models import CoverageCount, Dashboard, HealthCount, ScopeCount
 from .tables import (
     BucketTable,
-    LateRows,
     DeletionCountTable,
     ErrorCountTable,
     EventTable,
+    LateRows,
     MissingCharacterTable,
     OperationTable,
     RequiredScopeTable,
@@ -191,8 +191,8 @@ class ExportView(DashboardMixin, View):
     order (``sort``), as CSV with the columns of :meth:`TokenTable.export_header`
     (``character_name, character_id, user, scopes`` (space separated), ``expires`` (ISO
     8601), ``state, last_refresh_at, last_refresh_ok, last_refresh_error,
-    refresh_failures``). Streamed: 1000 tokens per query, plus one for their users and
-    one for their scopes."""
+    refresh_failures``). Streamed: 1000 tokens (with their users) per query, plus one for
+    their scopes."""
 
     http_method_names = ["get"]
 
@@ -227,7 +227,7 @@ _CSV_CHUNK = 1000
 
 def _csv_rows(table: TokenTable, now: datetime.datetime) -> Iterator[str]:
     """The CSV lines of ``table``'s tokens, in its order: the ordered queryset is read 1000
-    tokens at a time (with their users and scopes prefetched per chunk) and each chunk is
+    tokens at a time (users joined, scope names prefetched per chunk) and each chunk is
     written through a :class:`TokenTable` of its own, so that the export's values are the
     table's."""
     writer = csv.writer(_Echo())
