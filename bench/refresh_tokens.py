@@ -96,6 +96,10 @@ def ours(url: str, rows: list[dict], probe: list[dict]) -> dict:
 
     if connection.vendor == "sqlite":
         Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    # A Redis cache outlives the run: an earlier emulator's key set must not be reused.
+    from django.core.cache import cache
+
+    cache.clear()
     call_command("migrate", verbosity=0)
 
     def store(batch: list[dict]) -> None:
