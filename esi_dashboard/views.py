@@ -100,7 +100,7 @@ class DashboardMixin:
         """What ``esi_dashboard/includes/count.html`` shows about a count."""
         return {
             "count": count,
-            "count_age": queue.count_age(count.counted_at if count else None),
+            "count_late": count is not None and queue.count_is_late(count.counted_at),
             "count_interval": app_settings.ESI_DASHBOARD_COUNT_INTERVAL,
             "recount_task": recount_task,
         }

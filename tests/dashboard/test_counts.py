@@ -54,6 +54,17 @@ class TestHealthCount:
         response = staff_client.get(HEALTH)
         # django-q2 runs synchronously in the tests: the new count is on the page at once.
         assert response.context["recount_task"] and response.context["overview"].total == 7
+        body = response.content.decode()
+        assert "Taken for this page" in body and "This count is late" not in body
+
+    def test_a_late_count_without_a_worker_says_so(self, staff_client, tokens, monkeypatch, settings):
+        from django_q.conf import Conf
+
+        count_tokens()
+        HealthCount.objects.update(counted_at=timezone.now() - datetime.timedelta(minutes=7))
+        monkeypatch.setattr(Conf, "SYNC", False)
+        response = staff_client.get(HEALTH)
+        assert response.context["count_late"] and response.context["overview"].total == 6
         assert "This count is late" in response.content.decode()
 
     def test_no_count_yet_without_a_worker(self, staff_client, tokens, monkeypatch):
