@@ -3,7 +3,9 @@
 
 PYTHON ?= python3
 # The second virtualenv: the newest Django (6.1) on the newest Python the project supports.
-PYTHON_DJANGO6 ?= python3.13
+# pyenv's own 3.13 when it has one (its python3.13 shim runs only the pyenv version in use),
+# else python3.13 from PATH.
+PYTHON_DJANGO6 ?= $(or $(lastword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13)),python3.13)
 VENV := .venv
 PY := $(VENV)/bin/python
 # Re-install when the packaging metadata changes.
@@ -45,7 +47,7 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 venv-django6: $(STAMP_DJANGO6)
 
 $(STAMP_DJANGO6): setup.cfg setup.py pyproject.toml
-	@command -v $(PYTHON_DJANGO6) >/dev/null || { echo "make test-django6 needs $(PYTHON_DJANGO6) (PYTHON_DJANGO6=...)"; exit 2; }
+	@$(PYTHON_DJANGO6) --version >/dev/null 2>&1 || { echo "make test-django6 needs Python 3.13: $(PYTHON_DJANGO6) does not run (set PYTHON_DJANGO6=...)"; exit 2; }
 	@if [ ! -x $(VENV_DJANGO6)/bin/python ]; then \
 		echo "Creating $(VENV_DJANGO6) with $$($(PYTHON_DJANGO6) --version)"; \
 		$(PYTHON_DJANGO6) -m venv $(VENV_DJANGO6) && $(VENV_DJANGO6)/bin/python -m pip install --quiet --upgrade pip; \
