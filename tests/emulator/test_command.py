@@ -17,6 +17,13 @@ from esi.management.commands.esi_emulator import is_loopback
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _sigint_as_in_a_terminal() -> None:
+    # A test run that a shell started in the background (make's `&`, a CI wrapper) ignores
+    # SIGINT, and a child inherits that; the command must get Control-C as a developer's
+    # terminal sends it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_command(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -26,6 +33,7 @@ def run_command(*args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )
 
 
