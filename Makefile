@@ -2,19 +2,27 @@
 # so a fresh checkout needs only `make demo` or `make test`.
 
 PYTHON ?= python3
+# The second virtualenv: the newest Django (6.1) on the newest Python the project supports.
+# pyenv's own 3.13 when it has one (its python3.13 shim runs only the pyenv version in use),
+# else python3.13 from PATH.
+PYTHON_DJANGO6 ?= $(or $(lastword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13)),python3.13)
 VENV := .venv
 PY := $(VENV)/bin/python
 # Re-install when the packaging metadata changes.
 STAMP := $(VENV)/.installed-stamp
+VENV_DJANGO6 := .venv-dj6
+STAMP_DJANGO6 := $(VENV_DJANGO6)/.installed-stamp
 # sqlite, postgresql, mariadb, or several separated by spaces; empty means all three.
 DB ?=
 
-.PHONY: help venv demo test docs build wheel-check typecheck migrations-check clean downstream downstream-esi
+.PHONY: help venv venv-django6 demo test test-django6 docs build wheel-check typecheck migrations-check clean downstream downstream-esi
 
 help:
-	@echo "make demo              run the demo site on http://127.0.0.1:8000 (emulator on :8001)"
+	@echo "make demo              the demo site on http://127.0.0.1:8000 (emulator on :8001), seeded; admin/admin"
+	@echo "make demo DEMO_PORT=8100 DEMO_EMULATOR_PORT=8101   other ports"
 	@echo "make test              test suite on SQLite, PostgreSQL and MariaDB (with Redis)"
 	@echo "make test DB=sqlite    one backend (sqlite, postgresql or mariadb)"
+	@echo "make test-django6      the suite on Django 6.1 and Python 3.13 (.venv-dj6), SQLite and PostgreSQL"
 	@echo "make docs              Sphinx HTML in docs/_build/html, warnings are errors"
 	@echo "make build             sdist + wheel in dist/, twine check --strict, contents check"
 	@echo "make wheel-check       build, install the wheel in a clean virtualenv, run the example project on it"
@@ -36,12 +44,39 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,docs,dev]"
 	@touch $@
 
+venv-django6: $(STAMP_DJANGO6)
+
+$(STAMP_DJANGO6): setup.cfg setup.py pyproject.toml
+	@$(PYTHON_DJANGO6) --version >/dev/null 2>&1 || { echo "make test-django6 needs Python 3.13: $(PYTHON_DJANGO6) does not run (set PYTHON_DJANGO6=...)"; exit 2; }
+	@if [ ! -x $(VENV_DJANGO6)/bin/python ]; then \
+		echo "Creating $(VENV_DJANGO6) with $$($(PYTHON_DJANGO6) --version)"; \
+		$(PYTHON_DJANGO6) -m venv $(VENV_DJANGO6) && $(VENV_DJANGO6)/bin/python -m pip install --quiet --upgrade pip; \
+	fi
+	$(VENV_DJANGO6)/bin/python -m pip install --quiet -e ".[test]" "Django>=6.1,<6.2"
+	@touch $@
+
+# DEMO_PORT and DEMO_EMULATOR_PORT given on make's command line (or in the environment)
+# reach rundemo through the environment.
 demo: venv
 	$(PY) example_project/manage.py migrate --noinput
 	$(PY) example_project/manage.py rundemo
 
 test: venv
 	bash .ci/test-matrix $(DB)
+
+# Django 6.1 on Python 3.13: SQLite and PostgreSQL (with Redis) side by side, without
+# coverage (the main matrix measures it) and without the tests marked slow (real Celery and
+# django-q2 workers, which the main matrix runs), to keep CI within its time.
+DJANGO6_RUN = COVERAGE=0 PY=$(VENV_DJANGO6)/bin/python PYTEST_ADDOPTS="-m 'not slow'" bash .ci/test-matrix
+
+test-django6: venv-django6
+	@$(VENV_DJANGO6)/bin/python -c "import django, sys; print(f'Django {django.get_version()} on Python {sys.version.split()[0]}')"
+	@$(DJANGO6_RUN) sqlite > $(VENV_DJANGO6)/sqlite.log 2>&1 & sqlite=$$!; \
+	$(DJANGO6_RUN) postgresql > $(VENV_DJANGO6)/postgresql.log 2>&1; postgresql=$$?; \
+	wait $$sqlite; sqlite=$$?; \
+	cat $(VENV_DJANGO6)/sqlite.log $(VENV_DJANGO6)/postgresql.log; \
+	echo "Django 6.1: sqlite exit $$sqlite, postgresql exit $$postgresql"; \
+	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
 
 docs: venv
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html

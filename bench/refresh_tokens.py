@@ -4,6 +4,16 @@
     .venv/bin/python bench/refresh_tokens.py                 # 10,000 tokens, 20 ms SSO latency
     .venv/bin/python bench/refresh_tokens.py --tokens 1000 --esi7-tokens 200
     BENCH_DB=sqlite .venv/bin/python bench/refresh_tokens.py
+    .venv/bin/python bench/refresh_tokens.py --esi7-tokens 0 --concurrency 4,8,16,24,32
+    BENCH_REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/refresh_tokens.py \
+        --esi7-tokens 0 --concurrency 16 --clusters 2 --cap 16
+
+``--concurrency`` times ``cleanup_token`` once per ``ESI_REFRESH_CONCURRENCY`` value, each on
+fresh grants, without the site-wide cap (``ESI_SSO_MAX_CONCURRENT_REFRESHES``), and prints
+tokens per second and the most refreshes the emulator had in flight at once.
+``--clusters N --cap C`` runs N processes at once (as N django-q2 clusters would), each
+refreshing its share of the tokens at ``--concurrency``, with the cap C in a shared Redis
+cache (``BENCH_REDIS_URL``), and prints the emulator's peak: never more than C.
 
 Both libraries run on PostgreSQL (databases bench_esi_ng and bench_esi_7 on 127.0.0.1) unless
 BENCH_DB=sqlite: on SQLite django-esi-ng refreshes one token at a time by design (one write
@@ -69,7 +79,8 @@ def ours(url: str, rows: list[dict], probe: list[dict]) -> dict:
     os.environ["EMULATOR_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     if os.environ.get("BENCH_DB") == "postgresql":
-        for sql in ("DROP DATABASE IF EXISTS bench_esi_ng", "CREATE DATABASE bench_esi_ng"):
+        name = os.environ.get("BENCH_DB_NAME", "bench_esi_ng")
+        for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
     import django
 
@@ -85,6 +96,10 @@ def ours(url: str, rows: list[dict], probe: list[dict]) -> dict:
 
     if connection.vendor == "sqlite":
         Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    # A Redis cache outlives the run: an earlier emulator's key set must not be reused.
+    from django.core.cache import cache
+
+    cache.clear()
     call_command("migrate", verbosity=0)
 
     def store(batch: list[dict]) -> None:
@@ -130,13 +145,103 @@ def ours(url: str, rows: list[dict], probe: list[dict]) -> dict:
     return {"seconds": seconds, "summary": summary, "queries_per_token": per_token, "database": connection.vendor}
 
 
+def sweep(url: str, concurrencies: list[int], tokens: int, latency: float) -> list[tuple[int, float, int]]:
+    """``(concurrency, tokens per second, peak refreshes in flight)`` of ``cleanup_token`` on
+    ``tokens`` fresh grants for each ``ESI_REFRESH_CONCURRENCY``, without the site-wide cap.
+    Django is set up already (:func:`ours`)."""
+    from django.conf import settings
+
+    from esi import sso, tasks
+    from esi.models import Token
+
+    results = []
+    for run, concurrency in enumerate(concurrencies):
+        rows = grants(url, tokens, SCOPES, first_character=80_000_000 + run * 100_000)
+        Token.objects.all().delete()
+        for row in rows:
+            Token.objects.create_from_answer(row, sso.verify_access_token(row["access_token"]))
+        Token.objects.update(expires_at="2000-01-01T00:00:00Z")
+        control(url, "/_emulator/reset", {})
+        control(url, "/_emulator/faults", {"target": "sso:token", "latency": latency})
+        settings.ESI_REFRESH_CONCURRENCY = concurrency
+        settings.ESI_SSO_MAX_CONCURRENT_REFRESHES = None
+        started = time.perf_counter()
+        summary = tasks.cleanup_token()
+        seconds = time.perf_counter() - started
+        peak = control(url, "/_emulator/state", method="GET")["sso"]["stats"]["token_peak"]
+        if summary["refreshed"] != tokens:
+            sys.exit(f"concurrency {concurrency}: {summary}")
+        results.append((concurrency, tokens / seconds, peak))
+        print(f"  concurrency {concurrency:3d}: {tokens} tokens in {seconds:5.1f} s, {tokens / seconds:5.0f} tokens/s, "
+              f"peak {peak} refreshes in flight", flush=True)
+    return results
+
+
+CLUSTER_CHILD = r"""
+import json, os, sys, time
+import django
+django.setup()
+from django.conf import settings
+from esi.refresh import refresh_many
+settings.ESI_REFRESH_CONCURRENCY = int(sys.argv[2])
+settings.ESI_SSO_MAX_CONCURRENT_REFRESHES = int(sys.argv[3]) or None
+ids = json.loads(open(sys.argv[1]).read())
+started = time.perf_counter()
+summary = refresh_many(ids)
+print(json.dumps({"seconds": time.perf_counter() - started, "refreshed": summary.counts["refreshed"]}))
+"""
+
+
+def clusters(url: str, count: int, concurrency: int, cap: int, tokens: int, latency: float) -> None:
+    """``count`` processes refreshing their share of ``tokens`` at once, each with
+    ``concurrency`` threads, under the site-wide ``cap`` in the shared cache."""
+    from esi import sso
+    from esi.models import Token
+
+    rows = grants(url, tokens, SCOPES, first_character=70_000_000)
+    Token.objects.all().delete()
+    for row in rows:
+        Token.objects.create_from_answer(row, sso.verify_access_token(row["access_token"]))
+    Token.objects.update(expires_at="2000-01-01T00:00:00Z")
+    ids = list(Token.objects.order_by("pk").values_list("pk", flat=True))
+    control(url, "/_emulator/reset", {})
+    control(url, "/_emulator/faults", {"target": "sso:token", "latency": latency})
+    env = {**os.environ, "EMULATOR_URL": url, "DJANGO_SETTINGS_MODULE": "bench.settings",
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    with tempfile.TemporaryDirectory() as tmp:
+        children = []
+        for n in range(count):
+            share = Path(tmp) / f"ids-{n}.json"
+            share.write_text(json.dumps(ids[n::count]))
+            children.append(subprocess.Popen(
+                [sys.executable, "-c", CLUSTER_CHILD, str(share), str(concurrency), str(cap)],
+                env=env, stdout=subprocess.PIPE, text=True,
+            ))
+        started = time.perf_counter()
+        outcomes = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+        seconds = time.perf_counter() - started
+    peak = control(url, "/_emulator/state", method="GET")["sso"]["stats"]["token_peak"]
+    refreshed = sum(o["refreshed"] for o in outcomes)
+    print(
+        f"{count} processes x {concurrency} threads under a cap of {cap or 'none'}: {refreshed} of {tokens} tokens "
+        f"refreshed in {seconds:.1f} s ({refreshed / seconds:.0f} tokens/s); peak {peak} refreshes in flight at EVE SSO"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=10_000, help="tokens for django-esi-ng (default 10,000)")
     parser.add_argument("--esi7-tokens", type=int, default=10_000, help="tokens for django-esi 7.0.1 (0 skips it)")
     parser.add_argument("--latency", type=float, default=0.020, help="SSO token endpoint latency, seconds")
+    parser.add_argument(
+        "--concurrency", help="comma-separated ESI_REFRESH_CONCURRENCY values to time cleanup_token with (a sweep)"
+    )
+    parser.add_argument("--clusters", type=int, default=0, help="processes refreshing at once (with --cap)")
+    parser.add_argument("--cap", type=int, default=16, help="ESI_SSO_MAX_CONCURRENT_REFRESHES for --clusters")
     args = parser.parse_args()
     os.environ.setdefault("BENCH_DB", "postgresql")
+    if args.clusters and not os.environ.get("BENCH_REDIS_URL"):
+        sys.exit("--clusters needs BENCH_REDIS_URL: the cap lives in a cache the processes share")
 
     with emulator_process() as url:
         control(url, "/_emulator/faults", {"target": "sso:token", "latency": args.latency})
@@ -145,6 +250,11 @@ def main() -> None:
         probe = grants(url, 600, SCOPES, first_character=96000000)
         mine = ours(url, rows, probe)
         summary = mine["summary"]
+        if args.concurrency:
+            print(f"cleanup_token by ESI_REFRESH_CONCURRENCY, {args.tokens} tokens each, {args.latency * 1000:.0f} ms SSO latency:")
+            sweep(url, [int(c) for c in args.concurrency.split(",")], args.tokens, args.latency)
+        if args.clusters:
+            clusters(url, args.clusters, int((args.concurrency or "16").split(",")[-1]), args.cap, args.tokens, args.latency)
         print(
             f"django-esi-ng cleanup_token: {args.tokens} tokens in {mine['seconds']:.1f} s "
             f"({args.tokens / mine['seconds']:.0f} tokens/s) on {mine['database']}, "

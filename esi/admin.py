@@ -75,19 +75,28 @@ class TokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 passes where the actions show (action_location), here and to
+        # response_action, and deprecates overrides without it; Django 5.2 has none.
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location=action_location)  # type: ignore[call-arg]
         if not apps.is_installed("django_q"):  # the refresh runs as a django-q2 task
             actions.pop("refresh_selected", None)
         return actions
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet[Token]) -> HttpResponse | None:
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Token], action_location: Any = None
+    ) -> HttpResponse | None:
         # Django's admin answers a selection that is not a list of ids with a 500.
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         if any(not (value.isascii() and value.isdigit() and len(value) <= 10) for value in selected):
             self.message_user(request, "The selection is not a list of token ids: nothing was done.", messages.WARNING)
             return HttpResponseRedirect(request.get_full_path())
-        return super().response_action(request, queryset)
+        if action_location is None:  # Django 5.2, or a caller that does not say
+            return super().response_action(request, queryset)
+        return super().response_action(request, queryset, action_location=action_location)  # type: ignore[call-arg]
 
     @admin.action(description="Refresh selected tokens", permissions=["change"])
     def refresh_selected(self, request: HttpRequest, queryset: QuerySet[Token]) -> None:

@@ -29,6 +29,9 @@ Each check has a stable id listed in ``docs/checks.rst``:
 
 Every ``ESI_*`` setting has a rule in :data:`SETTING_RULES` (the tests hold the table to
 ``esi.app_settings.DEFAULTS``); settings with checks of their own above say so there.
+- ``esi.W012``: the cap on concurrent EVE SSO refreshes lives in a per-process cache while
+  ``DEBUG`` is off, so it does not hold across processes.
+- ``esi.W013``: ``django_q`` is not installed, so nothing schedules the cleanup tasks.
 """
 
 from __future__ import annotations
@@ -292,6 +295,8 @@ SETTING_RULES: dict[str, Rule] = {
     "ESI_SSO_WAIT_EXPONENT": Number(0),
     "ESI_SSO_MAX_RETRY_AFTER": Number(0, unit=SECONDS),
     "ESI_SSO_VIEW_TIMEOUT": Number(0, above=True, unit=SECONDS),
+    "ESI_SSO_MAX_CONCURRENT_REFRESHES": Number(0, 1000, whole=True, optional=True),
+    "ESI_SSO_REFRESH_SLOT_WAIT": Number(0, above=True, unit=SECONDS),
     "ESI_API_URL": CheckedElsewhere("esi.E003"),
     "ESI_SSO_BASE_URL": CheckedElsewhere("esi.E003"),
     "ESI_SSO_LOGIN_URL": CheckedElsewhere("esi.E003"),
@@ -426,4 +431,50 @@ def check_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             id="esi.W004",
         )
         for outage in guard.outages()
+    ]
+
+
+#: Cache backends whose entries one process cannot see from another.
+_PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register()
+def check_refresh_limit(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.W012: the site-wide cap on EVE SSO refreshes (:mod:`esi.sso_limit`) kept in a
+    cache that processes do not share. (Malformed values are ``check_setting_values``'.)"""
+    cap = app_settings.ESI_SSO_MAX_CONCURRENT_REFRESHES
+    backend = settings.CACHES.get(app_settings.ESI_BUDGET_CACHE_ALIAS, {}).get("BACKEND", "")
+    if cap and not settings.DEBUG and backend in _PER_PROCESS_CACHES:
+        return [
+            Warning(
+                f"ESI_SSO_MAX_CONCURRENT_REFRESHES caps EVE SSO refreshes per process only: the cache "
+                f"{app_settings.ESI_BUDGET_CACHE_ALIAS!r} (ESI_BUDGET_CACHE_ALIAS) is not shared between processes.",
+                hint="Point ESI_BUDGET_CACHE_ALIAS at a shared cache such as Redis (django-redis).",
+                id="esi.W012",
+            )
+        ]
+    return []
+
+
+@register()
+def check_django_q(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """esi.W013: without django-q2 the ``esi:`` schedules are never created."""
+    from django.apps import apps
+
+    if apps.is_installed("django_q"):
+        return []
+    return [
+        Warning(
+            "django_q is not in INSTALLED_APPS: nothing schedules esi's cleanup tasks (expired "
+            "tokens are refreshed only when used, pending EVE SSO logins are never deleted).",
+            hint=(
+                'Add "django_q" to INSTALLED_APPS and run a cluster (manage.py qcluster), or '
+                "schedule esi.tasks.cleanup_token_subset and esi.tasks.cleanup_callbackredirect "
+                "with Celery beat and silence esi.W013."
+            ),
+            id="esi.W013",
+        )
     ]

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Before any back-off end the refresh engine can set (they are all after the failure).
+_LONG_AGO = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
 
 def process_scopes(scopes: Any) -> set[str]:
     """Normalize django-esi's scope arguments into a set of names.
@@ -51,6 +54,43 @@ class TokenQueryset(models.QuerySet["Token"]):
         # with SELECT ... FOR UPDATE on PostgreSQL.
         return self.exclude(pk__in=self._through().objects.values("token_id"))
 
+    # The expiry, refresh-token and failing rules, defined once: the refresh tasks, the
+    # dashboard's counts and its table filters all use these.
+
+    @staticmethod
+    def expires_by(moment: datetime.datetime) -> Q:
+        """Tokens whose access token expires at or before ``moment`` (an aware
+        ``datetime``): the JWT's ``exp`` (``expires_at``) where known, else ``created`` plus
+        ``ESI_TOKEN_VALID_DURATION`` seconds (rows stored by django-esi)."""
+        legacy = datetime.timedelta(seconds=int(app_settings.ESI_TOKEN_VALID_DURATION))
+        return Q(expires_at__lte=moment) | Q(expires_at__isnull=True, created__lte=moment - legacy)
+
+    @staticmethod
+    def expires_later_than(moment: datetime.datetime) -> Q:
+        """The complement of :meth:`expires_by`: the access token expires after ``moment``."""
+        legacy = datetime.timedelta(seconds=int(app_settings.ESI_TOKEN_VALID_DURATION))
+        return Q(expires_at__gt=moment) | Q(expires_at__isnull=True, created__gt=moment - legacy)
+
+    @staticmethod
+    def has_refresh_token() -> Q:
+        """Tokens with a refresh token (``> ''`` is false for NULL and for the empty string,
+        so one indexable comparison covers both)."""
+        return Q(refresh_token__gt="")
+
+    @staticmethod
+    def is_failing() -> Q:
+        """Tokens whose last refresh failed transiently (and are kept, backed off).
+
+        The refresh engine sets ``refresh_backoff_until`` with every transient failure
+        (with ``last_refresh_ok = False``) and clears it on success, so the indexed column
+        alone tells. One condition also lets the database estimate the matching rows well:
+        with a second one on ``last_refresh_ok`` PostgreSQL took the two as independent,
+        expected 30 times too few rows and sorted them all instead of walking an index. It
+        is asked as a range (after 2000-01-01) because SQLite does not answer ``IS NOT
+        NULL`` from an index. :meth:`esi.models.Token.failing` says the same of one token.
+        """
+        return Q(refresh_backoff_until__gt=_LONG_AGO)
+
     def get_expired(self) -> TokenQueryset:
         """Tokens whose access token has expired (or expires within ``EXPIRY_LEEWAY``).
 
@@ -59,14 +99,15 @@ class TokenQueryset(models.QuerySet["Token"]):
         """
         from .models import EXPIRY_LEEWAY
 
-        now = timezone.now()
-        legacy_max_created = (
-            now - datetime.timedelta(seconds=int(app_settings.ESI_TOKEN_VALID_DURATION)) + EXPIRY_LEEWAY
-        )
-        return self.filter(
-            Q(expires_at__lte=now + EXPIRY_LEEWAY)
-            | Q(expires_at__isnull=True, created__lte=legacy_max_created)
-        )
+        return self.filter(self.expires_by(timezone.now() + EXPIRY_LEEWAY))
+
+    def refreshable(self) -> TokenQueryset:
+        """Tokens with a refresh token (see :meth:`has_refresh_token`)."""
+        return self.filter(self.has_refresh_token())
+
+    def failing(self) -> TokenQueryset:
+        """Tokens whose last refresh failed transiently (see :meth:`is_failing`)."""
+        return self.filter(self.is_failing())
 
     def bulk_refresh(self) -> TokenQueryset:
         """Refresh every refreshable token in the queryset; delete those whose grant EVE
@@ -88,10 +129,9 @@ class TokenQueryset(models.QuerySet["Token"]):
         not refreshed again, and one backing off after a failed refresh is not tried."""
         from .refresh import refresh_many
 
-        not_refreshable = Q(refresh_token__isnull=True) | Q(refresh_token="")
-        ids = list(self.exclude(not_refreshable).values_list("pk", flat=True))
+        ids = list(self.refreshable().values_list("pk", flat=True))
         failed = refresh_many(ids, force=force).failed_ids
-        dead = self.filter(not_refreshable).get_expired().values_list("pk", flat=True)
+        dead = self.exclude(self.has_refresh_token()).get_expired().values_list("pk", flat=True)
         return self.exclude(pk__in=failed).exclude(pk__in=list(dead))
 
     def require_valid(self) -> TokenQueryset:

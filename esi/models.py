@@ -176,6 +176,12 @@ class Token(models.Model):
         return created + datetime.timedelta(seconds=int(app_settings.ESI_TOKEN_VALID_DURATION))
 
     @property
+    def failing(self) -> bool:
+        """Whether the last refresh failed transiently and the token is backed off (the
+        rule of :meth:`esi.managers.TokenQueryset.is_failing`)."""
+        return self.refresh_backoff_until is not None
+
+    @property
     def expired(self) -> bool:
         """Whether the access token is expired, or will be within ``EXPIRY_LEEWAY``."""
         return self.expires - EXPIRY_LEEWAY <= timezone.now()

@@ -37,7 +37,7 @@ import requests
 from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache
 from requests.adapters import HTTPAdapter
 
-from . import __version__, _json, app_settings
+from . import __version__, _json, app_settings, sso_limit
 from .errors import (
     IncompleteResponseError,
     SSOOAuthError,
@@ -373,9 +373,13 @@ def refresh_access_token(refresh_token: str, *, attempts: int | None = None) -> 
     def send() -> dict[str, Any]:
         nonlocal ambiguous
         try:
-            response = session.post(
-                url, data=data, auth=auth, timeout=_timeout(), headers={"Accept": "application/json"}
-            )
+            # One of the site's ESI_SSO_MAX_CONCURRENT_REFRESHES slots, for this request only
+            # (never while waiting to retry).
+            timeout = _timeout()
+            with sso_limit.refresh_slot(lease=sum(timeout)):
+                response = session.post(
+                    url, data=data, auth=auth, timeout=timeout, headers={"Accept": "application/json"}
+                )
         except (requests.ReadTimeout, requests.ConnectionError) as exc:
             if not isinstance(exc, requests.ConnectTimeout):
                 ambiguous = True

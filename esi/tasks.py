@@ -13,7 +13,6 @@ import datetime
 import math
 from typing import Any
 
-from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -41,12 +40,7 @@ def cleanup_callbackredirect(max_age: int = 300) -> dict[str, int]:
 
 
 def _refreshable_expired() -> Any:
-    now = timezone.now()
-    return (
-        Token.objects.get_expired()
-        .exclude(Q(refresh_token__isnull=True) | Q(refresh_token=""))
-        .exclude(refresh_backoff_until__gt=now)
-    )
+    return Token.objects.get_expired().refreshable().exclude(refresh_backoff_until__gt=timezone.now())
 
 
 @task

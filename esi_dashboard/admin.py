@@ -9,6 +9,7 @@ to the site's URLconf:
 ``<admin>/esi_dashboard/dashboard/``          token health (``admin:esi_dashboard_health``)
 ``<admin>/esi_dashboard/dashboard/scopes/``   scope coverage (``admin:esi_dashboard_scopes``)
 ``<admin>/esi_dashboard/dashboard/budgets/``  ESI budgets (``admin:esi_dashboard_budgets``)
+``<admin>/esi_dashboard/dashboard/metrics/``  Prometheus metrics (``admin:esi_metrics``)
 ============================================  =============================================
 
 A site with its own ``AdminSite`` registers the two classes on it as well::
@@ -25,7 +26,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from . import views
+from . import prometheus, views
 from .models import Dashboard, TokenDeletion
 
 
@@ -59,8 +60,15 @@ class DashboardAdmin(ReadOnlyAdmin):
             path("scopes/", wrap(views.ScopesView), name="esi_dashboard_scopes"),
             path("budgets/", wrap(views.BudgetsView), name="esi_dashboard_budgets"),
             path("refresh-expired/", wrap(views.RefreshExpiredView), name="esi_dashboard_refresh_expired"),
-            path("count-scopes/", wrap(views.CountScopesView), name="esi_dashboard_count_scopes"),
+            path("count-scopes/", wrap(views.CountView), name="esi_dashboard_count_scopes"),
+            path(
+                "count-tokens/",
+                wrap(views.CountView, func="esi_dashboard.tasks.count_tokens", page="esi_dashboard_health"),
+                name="esi_dashboard_count_tokens",
+            ),
             path("tasks/<str:task_id>/", wrap(views.TaskStatusView), name="esi_dashboard_task"),
+            # Not wrapped in admin_view: a scraper gets 401 or 403, not the login page.
+            path("metrics/", prometheus.metrics_view, name="esi_metrics"),
         ]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -3,7 +3,7 @@
     from esi_dashboard import app_settings
     app_settings.ESI_DASHBOARD_REQUIRED_SCOPES
 
-Documented in ``docs/dashboard.rst``.
+Documented in ``docs/settings.rst``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "ESI_DASHBOARD_REQUIRED_SCOPES": {},
     # Rows per page of the dashboard's tables.
     "ESI_DASHBOARD_PAGE_SIZE": 50,
-    # Seconds after which the scope coverage page asks for a new count when viewed.
-    "ESI_DASHBOARD_COVERAGE_MAX_AGE": 600,
+    # Minutes between two counts of the schedule esi_dashboard:counts (token health and
+    # scope coverage); a page whose count is older than that (plus a minute) asks for one.
+    "ESI_DASHBOARD_COUNT_INTERVAL": 5,
 }
 
 

@@ -6,8 +6,9 @@
 - ``esi_dashboard.E002``: ``ESI_DASHBOARD_REQUIRED_SCOPES`` is not a mapping of labels to
   scopes.
 - ``esi_dashboard.E003``: ``ESI_DASHBOARD_PAGE_SIZE`` is not an integer from 1 to 1000.
-- ``esi_dashboard.E004``: ``ESI_DASHBOARD_COVERAGE_MAX_AGE`` is not a positive number of
-  seconds.
+- ``esi_dashboard.E005``: ``ESI_DASHBOARD_COUNT_INTERVAL`` is not an integer from 1 to
+  1440 minutes. (``esi_dashboard.E004`` checked ``ESI_DASHBOARD_COVERAGE_MAX_AGE``, which the
+  schedule replaced before 0.1.0; it is retired, not reused.)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from . import app_settings
 
 @register()
 def check_dashboard(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """esi_dashboard.E001 to E004."""
+    """esi_dashboard.E001 to E003 and E005."""
     messages: list[CheckMessage] = []
     missing = [app for app in ("django.contrib.admin", "django_tables2", "django_q") if not apps.is_installed(app)]
     if missing:
@@ -60,14 +61,14 @@ def check_dashboard(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 id="esi_dashboard.E003",
             )
         )
-    age = app_settings.ESI_DASHBOARD_COVERAGE_MAX_AGE
-    if isinstance(age, bool) or not isinstance(age, (int, float)) or not age > 0:
+    interval = app_settings.ESI_DASHBOARD_COUNT_INTERVAL
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= 1440:
         messages.append(
             Error(
-                "ESI_DASHBOARD_COVERAGE_MAX_AGE must be a positive number of seconds.",
-                hint="The scope coverage page asks for a new count when the last is older (default 600).",
-                obj=repr(age)[:100],
-                id="esi_dashboard.E004",
+                "ESI_DASHBOARD_COUNT_INTERVAL must be an integer from 1 to 1440 (minutes).",
+                hint="It is how often the schedule esi_dashboard:counts counts tokens and scopes (default 5).",
+                obj=repr(interval)[:100],
+                id="esi_dashboard.E005",
             )
         )
     return messages

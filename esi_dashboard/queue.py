@@ -21,11 +21,13 @@ from django.utils import timezone
 
 from esi.admin import TASKS_SESSION_KEY, remember_task
 
+from . import app_settings
+
 #: django-q2 task ids are uuid4 hex strings.
 TASK_ID = re.compile(r"[0-9a-f]{32}")
-#: The cache key naming the scope count task last enqueued, so that page views do not
-#: enqueue one each while it waits for a worker.
-_COUNT_KEY = "esi_dashboard:count-scopes-task"
+#: The cache key (plus the task) naming the count task last enqueued, so that page views do
+#: not enqueue one each while it waits for a worker.
+_COUNT_KEY = "esi_dashboard:count-task"
 #: A queued count older than this (seconds) is presumed lost and may be queued again.
 _COUNT_PENDING_FOR = 900
 
@@ -55,11 +57,15 @@ class TaskOutcome:
 def enqueue(request: HttpRequest, func: str, label: str, *args: Any) -> str:
     """Enqueue ``func`` (a dotted path) with ``args`` on django-q2, remember it in the
     session, and return the task id."""
-    from django_q.tasks import async_task
-
-    task_id = str(async_task(func, *args, group="esi:dashboard"))
+    task_id = _enqueue(func, *args)
     remember_task(request, task_id, label)
     return task_id
+
+
+def _enqueue(func: str, *args: Any) -> str:
+    from django_q.tasks import async_task
+
+    return str(async_task(func, *args, group="esi:dashboard"))
 
 
 def session_tasks(request: HttpRequest) -> list[dict[str, Any]]:
@@ -126,6 +132,8 @@ def describe(result: Any) -> str:
             if result.get("breaker_tripped"):
                 text += "; stopped early: EVE SSO failed most refreshes"
             return text
+        if "valid" in result and "total" in result and "seconds" in result:
+            return f"Counted {result['total']} token(s) by state in {result['seconds']} s"
         if "scopes" in result and "seconds" in result:
             return (
                 f"Counted {result['scopes']} scope(s) over {result.get('tokens', 0)} token(s) "
@@ -140,15 +148,38 @@ def _failure(result: Any) -> str:
     return f"Failed: {lines[-1][:300]}" if lines else "Failed"
 
 
-def request_count(request: HttpRequest) -> str:
-    """The id of a pending scope count, enqueuing one unless one is still waiting (for
-    at most 15 minutes, per process cache). The task is remembered in the session."""
-    pending = cache.get(_COUNT_KEY)
+#: The counts a page may ask for when its last one is late: ``{task: label}``.
+COUNTS = {
+    "esi_dashboard.tasks.count_tokens": "Token count",
+    "esi_dashboard.tasks.count_scopes": "Scope count",
+}
+
+
+def request_count(func: str) -> str:
+    """The id of a pending count by ``func`` (one of :data:`COUNTS`), enqueuing one unless
+    one is still waiting (for at most 15 minutes, per cache). Not remembered in the
+    session: nobody asked for it (the page says it is queued).
+
+    Raises:
+        ValueError: ``func`` is not one of :data:`COUNTS`.
+    """
+    if func not in COUNTS:
+        raise ValueError(f"not a count task: {func!r}")
+    key = f"{_COUNT_KEY}:{func}"
+    pending = cache.get(key)
     if isinstance(pending, str) and TASK_ID.fullmatch(pending) and pending not in _results([pending]):
         return pending
-    task_id = enqueue(request, "esi_dashboard.tasks.count_scopes", "Scope count")
-    cache.set(_COUNT_KEY, task_id, timeout=_COUNT_PENDING_FOR)
+    task_id = _enqueue(func)
+    cache.set(key, task_id, timeout=_COUNT_PENDING_FOR)
     return task_id
+
+
+def count_is_late(counted_at: datetime.datetime | None) -> bool:
+    """Whether a count taken at ``counted_at`` (``None``: never) is older than the schedule
+    ``esi_dashboard:counts`` allows: ``ESI_DASHBOARD_COUNT_INTERVAL`` minutes plus one
+    minute for the count itself and the cluster's polling."""
+    age = count_age(counted_at)
+    return age is None or age > 60 * (float(app_settings.ESI_DASHBOARD_COUNT_INTERVAL) + 1)
 
 
 def count_age(counted_at: datetime.datetime | None) -> float | None:

@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
-from django_tables2 import RequestConfig, SingleTableMixin
+from django_tables2 import LazyPaginator, RequestConfig, SingleTableMixin
 
 from esi import app_settings as esi_settings
 from esi.http import budgets, guard, stats
@@ -38,12 +38,13 @@ from esi.models import Scope, Token
 
 from . import app_settings, charts, metrics, queue
 from .forms import TokenFilterForm
-from .models import CoverageCount, Dashboard, ScopeCount
+from .models import CoverageCount, Dashboard, HealthCount, ScopeCount
 from .tables import (
     BucketTable,
     DeletionCountTable,
     ErrorCountTable,
     EventTable,
+    LateRows,
     MissingCharacterTable,
     OperationTable,
     RequiredScopeTable,
@@ -84,6 +85,26 @@ class DashboardMixin:
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
+    def current_count(self, model: Any, func: str) -> tuple[Any, str | None]:
+        """The newest count of ``model`` (:class:`HealthCount` or :class:`CoverageCount`),
+        and the id of the count task by ``func`` queued when it is late (see
+        :func:`queue.count_is_late`), else ``None``. With a synchronous django-q2 (tests,
+        the demo) the new count is returned at once."""
+        count = model.latest_count()
+        if not queue.count_is_late(count.counted_at if count else None):
+            return count, None
+        task_id = queue.request_count(func)
+        return model.latest_count() or count, task_id
+
+    def count_context(self, count: Any, recount_task: str | None) -> dict[str, Any]:
+        """What ``esi_dashboard/includes/count.html`` shows about a count."""
+        return {
+            "count": count,
+            "count_late": count is not None and queue.count_is_late(count.counted_at),
+            "count_interval": app_settings.ESI_DASHBOARD_COUNT_INTERVAL,
+            "recount_task": recount_task,
+        }
+
     def admin_context(self) -> dict[str, Any]:
         site = self.model_admin.admin_site
         return {
@@ -99,7 +120,7 @@ class DashboardMixin:
 
 def _filtered_tokens(request: HttpRequest, now: datetime.datetime) -> tuple[TokenFilterForm, QuerySet[Token]]:
     """The token table's filter form bound to the request, and the tokens it selects."""
-    scopes = list(Scope.objects.order_by("name").values_list("name", flat=True))
+    scopes = dict(Scope.objects.order_by("name").values_list("name", "pk"))
     form = TokenFilterForm(request.GET, scopes)
     return form, form.filter(metrics.token_rows(), now)
 
@@ -117,22 +138,25 @@ class HealthView(DashboardMixin, SingleTableMixin, TemplateView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.now = timezone.now()
         self.form, self.rows = _filtered_tokens(request, self.now)
+        self.count, self.recount_task = self.current_count(HealthCount, "esi_dashboard.tasks.count_tokens")
         return super().get(request, *args, **kwargs)
 
     def get_table_data(self) -> Any:
-        return self.rows
+        return LateRows(self.rows)
 
     def get_table_kwargs(self) -> dict[str, Any]:
         return {"now": self.now, "current_app": self.model_admin.admin_site.name}
 
     def get_table_pagination(self, table: Any) -> dict[str, Any]:
-        return _pagination()
+        # No COUNT(*) of the selected tokens: a page reads one row past its end to know
+        # whether another follows.
+        return {**_pagination(), "paginator_class": LazyPaginator}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        overview = metrics.health_overview(self.now)
+        overview = metrics.overview_of(self.count)
         errors = ErrorCountTable(
-            [{"what": error, "tokens": n} for error, n in metrics.failing_errors()], prefix="errors-"
+            [{"what": error, "tokens": n} for error, n in (self.count.errors if self.count else [])], prefix="errors-"
         )
         deleted = metrics.deletions_by_reason(24, self.now)
         deletions = DeletionCountTable([{"what": reason, "tokens": n} for reason, n in deleted], prefix="deleted-")
@@ -150,6 +174,7 @@ class HealthView(DashboardMixin, SingleTableMixin, TemplateView):
             query.pop(name, None)
         context.update(
             self.admin_context(),
+            **self.count_context(self.count, self.recount_task),
             overview=overview,
             states=[(state, label, overview.states[state]) for state, label in metrics.State.CHOICES],
             deleted_total=sum(n for _, n in deleted),
@@ -165,9 +190,11 @@ class HealthView(DashboardMixin, SingleTableMixin, TemplateView):
 
 class ExportView(DashboardMixin, View):
     """GET ``tokens.csv``: every token the health page's filters select, in its table's
-    order (``sort``), as CSV: ``character_id, character_name, user, scopes`` (space
-    separated), ``expires`` (ISO 8601), ``state``, ``last_refresh_at``, ``last_refresh_ok``,
-    ``last_refresh_error``, ``refresh_failures``. Streamed, 1000 tokens per query."""
+    order (``sort``), as CSV with the columns of :meth:`TokenTable.export_header`
+    (``character_name, character_id, user, scopes`` (space separated), ``expires`` (ISO
+    8601), ``state, last_refresh_at, last_refresh_ok, last_refresh_error,
+    refresh_failures``). Streamed: 1000 tokens (with their users) per query, plus one for
+    their scopes."""
 
     http_method_names = ["get"]
 
@@ -176,7 +203,7 @@ class ExportView(DashboardMixin, View):
         _, rows = _filtered_tokens(request, now)
         table = TokenTable(rows, now=now)
         RequestConfig(request, paginate=False).configure(table)
-        response = StreamingHttpResponse(_csv_rows(table.data.data, now), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(_csv_rows(table, now), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="esi-tokens-{now:%Y%m%d-%H%M%S}.csv"'
         return response
 
@@ -196,83 +223,29 @@ def _cell(value: Any) -> Any:
     return value
 
 
-#: The CSV export's columns.
-CSV_COLUMNS = [
-    "character_id",
-    "character_name",
-    "user",
-    "scopes",
-    "expires",
-    "state",
-    "last_refresh_at",
-    "last_refresh_ok",
-    "last_refresh_error",
-    "refresh_failures",
-]
-#: Rows the export reads per query (and per query of their scope names).
+#: Rows the export reads per query.
 _CSV_CHUNK = 1000
 
 
-def _csv_rows(queryset: Any, now: datetime.datetime) -> Iterator[str]:
-    """The CSV lines of ``queryset``'s tokens, in its order: the tokens are read as plain
-    values 1000 at a time, with one more query for those 1000 tokens' scope names."""
+def _csv_rows(table: TokenTable, now: datetime.datetime) -> Iterator[str]:
+    """The CSV lines of ``table``'s tokens, in its order: the ordered queryset is read 1000
+    tokens at a time (users joined, scope names prefetched per chunk) and each chunk is
+    written through a :class:`TokenTable` of its own, so that the export's values are the
+    table's."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    rows = queryset.prefetch_related(None).values_list(
-        "pk",
-        "character_id",
-        "character_name",
-        "user__username",
-        "expires_at",
-        "created",
-        "refresh_token",
-        "last_refresh_at",
-        "last_refresh_ok",
-        "last_refresh_error",
-        "refresh_failures",
-        "refresh_backoff_until",
-    )
-    chunk: list[tuple[Any, ...]] = []
-    for row in rows.iterator(chunk_size=_CSV_CHUNK):
-        chunk.append(row)
+    yield writer.writerow(table.export_header())
+    chunk: list[Token] = []
+    for token in table.data.data.iterator(chunk_size=_CSV_CHUNK):
+        chunk.append(token)
         if len(chunk) == _CSV_CHUNK:
             yield from _csv_chunk(writer, chunk, now)
             chunk = []
     yield from _csv_chunk(writer, chunk, now)
 
 
-def _csv_chunk(writer: Any, chunk: list[tuple[Any, ...]], now: datetime.datetime) -> Iterator[str]:
-    if not chunk:
-        return
-    scopes: dict[int, list[str]] = {}
-    links = (
-        Token.scopes.through.objects.filter(token_id__in=[row[0] for row in chunk])
-        .order_by("scope__name")
-        .values_list("token_id", "scope__name")
-    )
-    for token_id, name in links:
-        scopes.setdefault(token_id, []).append(name)
-    for (pk, character_id, name, username, expires_at, created, refresh_token, refreshed_at, ok, error, failures,
-         backoff) in chunk:
-        expires = expires_at or metrics.legacy_expiry(created)
-        state = metrics.state_of(expires, bool(refresh_token), ok, backoff, now)
-        yield writer.writerow(
-            [
-                _cell(value)
-                for value in (
-                    character_id,
-                    name,
-                    username or "",
-                    " ".join(scopes.get(pk, [])),
-                    expires.isoformat(),
-                    state,
-                    refreshed_at.isoformat() if refreshed_at else "",
-                    "" if ok is None else str(ok).lower(),
-                    error,
-                    failures,
-                )
-            ]
-        )
+def _csv_chunk(writer: Any, chunk: list[Token], now: datetime.datetime) -> Iterator[str]:
+    for values in TokenTable(chunk, now=now, order_by=()).export_rows():
+        yield writer.writerow([_cell(value) for value in values])
 
 
 class ScopesView(DashboardMixin, SingleTableMixin, TemplateView):
@@ -285,13 +258,7 @@ class ScopesView(DashboardMixin, SingleTableMixin, TemplateView):
     table_class = ScopeCountTable
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.count = CoverageCount.latest_count()
-        age = queue.count_age(self.count.counted_at if self.count else None)
-        self.recount_task = None
-        if age is None or age > app_settings.ESI_DASHBOARD_COVERAGE_MAX_AGE:
-            self.recount_task = queue.request_count(request)
-            # With a synchronous django-q2 (tests, demos) the count is done already.
-            self.count = CoverageCount.latest_count() or self.count
+        self.count, self.recount_task = self.current_count(CoverageCount, "esi_dashboard.tasks.count_scopes")
         return super().get(request, *args, **kwargs)
 
     def get_table_data(self) -> Any:
@@ -323,16 +290,14 @@ class ScopesView(DashboardMixin, SingleTableMixin, TemplateView):
         unknown_scope = False
         if missing:
             if missing in required or Scope.objects.filter(name=missing).exists():
-                missing_table = _configure(
-                    self.request, MissingCharacterTable(metrics.characters_missing(missing), prefix="missing-")
-                )
+                missing_table = RequestConfig(
+                    self.request, paginate={**_pagination(), "paginator_class": LazyPaginator}
+                ).configure(MissingCharacterTable(metrics.characters_missing(missing), prefix="missing-"))
             else:
                 unknown_scope = True
         context.update(
             self.admin_context(),
-            count=self.count,
-            count_age=queue.count_age(self.count.counted_at if self.count else None),
-            recount_task=self.recount_task,
+            **self.count_context(self.count, self.recount_task),
             required_table=_configure(self.request, RequiredScopeTable(rows, prefix="required-")),
             missing_scope=missing,
             missing_table=missing_table,
@@ -488,17 +453,19 @@ class RefreshExpiredView(DashboardMixin, View):
         )
 
 
-class CountScopesView(DashboardMixin, View):
-    """POST: enqueue a scope count now and go back to the scope coverage page."""
+class CountView(DashboardMixin, View):
+    """POST: enqueue a count now (``func``, one of :data:`queue.COUNTS`) and go back to the
+    page that shows it (the URL name ``page``)."""
 
     http_method_names = ["post"]
+    func = "esi_dashboard.tasks.count_scopes"
+    page = "esi_dashboard_scopes"
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        task_id = queue.enqueue(request, "esi_dashboard.tasks.count_scopes", "Scope count")
-        messages.success(request, f"Scope count queued as task {task_id}.")
-        return HttpResponseRedirect(
-            reverse("admin:esi_dashboard_scopes", current_app=self.model_admin.admin_site.name)
-        )
+        label = queue.COUNTS[self.func]
+        task_id = queue.enqueue(request, self.func, label)
+        messages.success(request, f"{label} queued as task {task_id}.")
+        return HttpResponseRedirect(reverse(f"admin:{self.page}", current_app=self.model_admin.admin_site.name))
 
 
 class TaskStatusView(DashboardMixin, View):

@@ -104,6 +104,8 @@ if os.environ.get("REDIS_URL"):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One test process on locmem: the per-process cap on EVE SSO refreshes is what it wants.
+    SILENCED_SYSTEM_CHECKS = ["esi.W012"]
 
 Q_CLUSTER = {"name": "esi-ng-tests", "orm": "default", "sync": True, "timeout": 60, "retry": 120}
 

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -57,7 +57,8 @@ def test_foreign_schedules_are_untouched(db, settings):
     settings.ESI_SCHEDULES = {"cleanup_callbackredirect": None, "cleanup_token_subset": None}
     schedules.ensure_schedules()
     assert schedules.remove_schedules() == []
-    assert set(Schedule.objects.values_list("name", flat=True)) == {"site:report", "cleanup_token"}
+    # esi_dashboard's schedule is another app's: untouched as well.
+    assert set(Schedule.objects.values_list("name", flat=True)) == {"site:report", "cleanup_token", "esi_dashboard:counts"}
 
 
 @pytest.mark.parametrize(
@@ -133,6 +134,7 @@ def test_stale_and_duplicate_esi_schedules_are_removed(db):
         "esi:cleanup_callbackredirect",
         "esi:cleanup_token_subset",
         "site:report",
+        "esi_dashboard:counts",
     }
 
 
@@ -205,3 +207,29 @@ def test_command(db, capsys, settings):
     assert "every 240 min" in out
     call_command("esi_schedules", "--list")
     assert "esi:cleanup_token_subset" in capsys.readouterr().out
+
+
+def test_the_command_lists_the_dashboard_schedule_too(db, capsys):
+    call_command("esi_schedules", "--list")
+    assert "esi_dashboard:counts" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [[], ["--list"], ["--remove"]])
+def test_the_command_without_django_q(db, settings, args):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app not in ("django_q", "esi_dashboard")]
+    with pytest.raises(CommandError, match="django_q is not in INSTALLED_APPS"):
+        call_command("esi_schedules", *args)
+
+
+def test_the_command_with_bad_schedules(db, settings):
+    settings.ESI_SCHEDULES = {"cleanup_token": {"minutes": 0}}
+    with pytest.raises(CommandError, match="minutes"):
+        call_command("esi_schedules")
+
+
+def test_without_django_q_the_site_is_warned(settings):
+    from esi.checks import check_django_q
+
+    assert check_django_q() == []
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app not in ("django_q", "esi_dashboard")]
+    assert [m.id for m in check_django_q()] == ["esi.W013"]

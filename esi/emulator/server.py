@@ -57,7 +57,10 @@ class Emulator:
     ``error_limit`` / ``error_window`` size ESI's error limit (100 errors per 60 s);
     ``rate_limits=False`` never refuses with 429 (for benchmarks that hammer one route);
     ``code_lifetime`` is the authorization code life in seconds (CCP: 300);
-    ``verbose`` logs each request to stderr; ``request_log_size`` caps :attr:`requests`.
+    ``verbose`` logs each request to stderr; ``request_log_size`` caps :attr:`requests`;
+    ``state_file`` keeps EVE SSO's refresh tokens and characters in a JSON file, read at
+    start and rewritten on every change, so a restarted emulator still honours the refresh
+    tokens a site stored (``None``: memory only, as for tests).
 
     Use as ``with Emulator() as emulator: ...`` or ``emulator = Emulator().start()`` and
     ``emulator.stop()``. Raises ``ValueError`` for a ``port`` outside 0-65535. The server
@@ -83,6 +86,7 @@ class Emulator:
         rate_limits: bool = True,
         code_lifetime: float = 300.0,
         request_log_size: int = 50_000,
+        state_file: str | Path | None = None,
     ) -> None:
         if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
             raise ValueError(f"port must be a TCP port from 0 to 65535 (0 picks a free one), not {port!r}")
@@ -98,6 +102,7 @@ class Emulator:
             access_token_lifetime=access_token_lifetime,
             rotate_refresh_tokens=rotate_refresh_tokens,
             code_lifetime=code_lifetime,
+            state_file=state_file,
         )
         self.error_limit = ErrorLimit(error_limit, error_window)
         self.rate_limiter = RateLimiter(enabled=rate_limits)
@@ -289,6 +294,10 @@ class Emulator:
         return response
 
     def _sso(self, request: RecordedRequest, endpoint: str, bad_query: bool) -> Response | None:
+        with self.sso.in_flight(endpoint):
+            return self._sso_answer(request, endpoint, bad_query)
+
+    def _sso_answer(self, request: RecordedRequest, endpoint: str, bad_query: bool) -> Response | None:
         decision = self.faults.decide({"sso", f"sso:{endpoint}"}, (request.path,))
         if decision.latency:
             time.sleep(decision.latency)

@@ -13,21 +13,35 @@ import copy
 import hashlib
 import html
 import json
+import logging
+import os
 import secrets
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from .records import Character, RecordedRequest, Response, derive_owner_hash
+
+logger = logging.getLogger(__name__)
+
+
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    """A private key as unencrypted PKCS #8 PEM (the emulator's keys sign test tokens only)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 #: ``kid`` of the RS256 key, as in CCP's JWKS.
 RS256_KID = "JWT-Signature-Key"
@@ -104,8 +118,12 @@ class SSO:
         access_token_lifetime: int,
         rotate_refresh_tokens: bool,
         code_lifetime: float,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self._base_url = base_url
+        #: Where refresh tokens and characters are kept across restarts (``None``: memory
+        #: only). Set after the first :meth:`forget`, which would write an empty state.
+        self.state_file: Path | None = None
         self.client_id = client_id
         self.client_secret = client_secret
         self.access_token_lifetime = access_token_lifetime
@@ -119,9 +137,10 @@ class SSO:
         self._grants: dict[str, _Grant] = {}
         self._tamper: deque[dict[str, Any]] = deque()
         self._stats = dict.fromkeys(
-            ("authorize", "code_exchanges", "refreshes", "refresh_failures", "revocations", "jwks"),
+            ("authorize", "code_exchanges", "refreshes", "refresh_failures", "revocations", "jwks", "token_peak"),
             0,
         )
+        self._token_in_flight = 0
         self._rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._ec = ec.generate_private_key(ec.SECP256R1())
         self._unknown_keys: dict[str, Any] = {}
@@ -129,6 +148,9 @@ class SSO:
         self._jwk_overrides: dict[str, dict[str, Any]] = {}
         self._extra_jwks: list[Any] = []
         self.forget()
+        if state_file is not None:
+            self.state_file = Path(state_file)
+            self._load_state()
 
     # --- public helpers --------------------------------------------------------------
 
@@ -142,7 +164,9 @@ class SSO:
     def stats(self) -> dict[str, int]:
         """Counters since the last reset: ``authorize`` (requests to the authorize endpoint),
         ``code_exchanges`` and ``refreshes`` (successful ones), ``refresh_failures`` (refresh
-        attempts rejected with an OAuth error), ``revocations``, ``jwks`` (JWKS downloads)."""
+        attempts rejected with an OAuth error), ``revocations``, ``jwks`` (JWKS downloads),
+        ``token_peak`` (the most requests to the token endpoint in flight at once, injected
+        latency included)."""
         with self._lock:
             return dict(self._stats)
 
@@ -317,6 +341,7 @@ class SSO:
             ]
             for token in doomed:
                 del self._grants[token]
+            self._save_state()
             return len(doomed)
 
     def expire_codes(self) -> None:
@@ -380,6 +405,21 @@ class SSO:
 
     # --- state -----------------------------------------------------------------------
 
+    @contextmanager
+    def in_flight(self, endpoint: str) -> Iterator[None]:
+        """Count a request to ``endpoint`` as in flight for the block (for ``token_peak``)."""
+        if endpoint != "token":
+            yield
+            return
+        with self._lock:
+            self._token_in_flight += 1
+            self._stats["token_peak"] = max(self._stats["token_peak"], self._token_in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._token_in_flight -= 1
+
     def reset_stats(self) -> None:
         """Zero the counters, drop queued token tampering, JWK overrides and extra JWKs."""
         with self._lock:
@@ -396,6 +436,7 @@ class SSO:
             self._transfers.clear()
             self._codes.clear()
             self._grants.clear()
+            self._save_state()
 
     # --- HTTP ------------------------------------------------------------------------
 
@@ -653,7 +694,7 @@ this machine.</p>
                 scopes = list(dict.fromkeys(requested))
             if self.rotate_refresh_tokens:
                 del self._grants[token]
-                token = self._new_grant(grant)
+                token = self._new_grant(grant)  # saves the state file
             self._stats["refreshes"] += 1
             overrides = self._tamper.popleft() if self._tamper else {}
         answer = self._token_answer(grant.character_id, scopes, client_id, token, overrides)
@@ -669,6 +710,7 @@ this machine.</p>
             grant = self._grants.get(token)
             if grant is not None and grant.client_id == client_id:
                 del self._grants[token]
+                self._save_state()
             self._stats["revocations"] += 1
         return Response(200, {"Cache-Control": "no-store"}, b"")
 
@@ -713,7 +755,60 @@ this machine.</p>
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._grants[token] = replace(grant)
+            self._save_state()
         return token
+
+    # --- the state file ----------------------------------------------------------------
+
+    def _save_state(self) -> None:
+        """Write the refresh tokens and characters to :attr:`state_file`, if there is one
+        (caller holds the lock). Written to a temporary file and renamed over the old one,
+        so a crash leaves either state whole."""
+        if self.state_file is None:
+            return
+        state = {
+            "keys": {"rsa": _pem(self._rsa), "ec": _pem(self._ec)},
+            "grants": {token: asdict(grant) for token, grant in self._grants.items()},
+            "characters": [asdict(c) for c in self._characters.values()],
+            "transfers": {str(k): v for k, v in self._transfers.items()},
+        }
+        temporary = self.state_file.with_name(self.state_file.name + ".tmp")
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, self.state_file)
+
+    def _load_state(self) -> None:
+        """Read :attr:`state_file` if it exists. A file that does not hold this module's
+        state is logged and set aside as ``<name>.bad``; the emulator starts empty."""
+        if self.state_file is None or not self.state_file.exists():
+            return
+        try:
+            state = json.loads(self.state_file.read_text())
+            grants = {str(token): _Grant(**fields) for token, fields in state["grants"].items()}
+            characters = [Character(**fields) for fields in state["characters"]]
+            transfers = {int(k): int(v) for k, v in state.get("transfers", {}).items()}
+            keys = state.get("keys")
+            loaded = (
+                None
+                if keys is None
+                else [serialization.load_pem_private_key(keys[k].encode(), password=None) for k in ("rsa", "ec")]
+            )
+            if loaded is not None and not (
+                isinstance(loaded[0], rsa.RSAPrivateKey) and isinstance(loaded[1], ec.EllipticCurvePrivateKey)
+            ):
+                raise TypeError("the keys are not an RSA and an EC private key")
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            logger.warning("esi emulator: ignoring the state file %s (%s)", self.state_file, exc)
+            os.replace(self.state_file, self.state_file.with_name(self.state_file.name + ".bad"))
+            return
+        with self._lock:
+            # The keys too: access tokens a site stored before the restart still verify.
+            if loaded is not None:
+                rsa_key, ec_key = loaded
+                assert isinstance(rsa_key, rsa.RSAPrivateKey) and isinstance(ec_key, ec.EllipticCurvePrivateKey)
+                self._rsa, self._ec = rsa_key, ec_key
+            self._grants.update(grants)
+            self._characters.update({c.character_id: c for c in characters})
+            self._transfers.update(transfers)
 
     def _token_answer(
         self, character_id: int, scopes: list[str], client_id: str, refresh: str, overrides: dict[str, Any]

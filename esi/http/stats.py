@@ -57,6 +57,10 @@ _EVENTS_KEPT = 100
 _CATEGORIES = ("hits", "misses", "not_modified", "errors")
 #: Per-operation counters: network calls, errors, and total time in milliseconds.
 _OPERATION_FIELDS = ("calls", "errors", "ms")
+#: Per-operation network calls by status (:func:`status_counts`): the statuses ESI answers
+#: with, each counted on its own, any other by its class; ``none`` when no answer came.
+_STATUSES = (200, 201, 204, 304, 400, 401, 403, 404, 420, 422, 429, 500, 502, 503, 504)
+_STATUS_LABELS = (*map(str, _STATUSES), "2xx", "3xx", "4xx", "5xx", "none")
 
 _KEY = "esi:stats:"
 _COUNTER_KEY = _KEY + "count:"
@@ -104,6 +108,7 @@ def record_response(*, status: int, operation: str, from_cache: bool, elapsed: f
         else:
             _pending["not_modified" if status == 304 else "errors" if error else "misses"] += 1
             _pending[f"{operation}\0calls"] += 1
+            _pending[f"{operation}\0status:{_status_label(status)}"] += 1
             # A clock step can make elapsed negative (or a caller pass nan): count it as 0.
             _pending[f"{operation}\0ms"] += round(elapsed * 1000) if 0 < elapsed < math.inf else 0
             if error:
@@ -204,6 +209,12 @@ def _flush(now: float) -> None:
             _timeline[minute] = min(remain, _timeline.get(minute, remain))
 
 
+def _status_label(status: int) -> str:
+    if status in _STATUSES:
+        return str(status)
+    return f"{status // 100}xx" if 200 <= status < 600 else "none"
+
+
 def _counter_key(name: str) -> str:
     """The cache key of a pending counter: a category, or ``<operation>\0<field>``."""
     operation, _, field = name.partition("\0")
@@ -274,7 +285,7 @@ def operation_counts() -> dict[str, dict[str, float]]:
             found = cache.get_many(list(keys.values()))
             stored = {name: found[key] for name, key in keys.items() if key in found}
         with _lock:
-            local = {name: delta for name, delta in _pending.items() if "\0" in name}
+            local = {name: delta for name, delta in _pending.items() if name.partition("\0")[2] in _OPERATION_FIELDS}
     totals: dict[str, dict[str, float]] = {}
     for name in {*stored, *local}:
         operation, _, field = name.partition("\0")
@@ -285,6 +296,38 @@ def operation_counts() -> dict[str, dict[str, float]]:
         else:
             counts[field] += value
     return totals
+
+
+def status_counts() -> dict[str, dict[str, int]]:
+    """Network calls per operation and status, over every process (as :func:`cache_counts`):
+    ``{operation: {status: n}}``, ``status`` being ``"200"``, ``"304"``, ``"420"``, ... for
+    the statuses ESI answers with, ``"4xx"`` (say) for any other, ``"none"`` when no answer
+    came; statuses never seen are left out."""
+    fields = [f"status:{label}" for label in _STATUS_LABELS]
+    keys: dict[tuple[str, str], str] = {}
+    found: dict[str, Any] = {}
+    with _flush_lock:
+        with shared_cache() as cache:
+            keys = {
+                (operation, field): _operation_key(operation, field)
+                for operation in _known_operations(cache)
+                for field in fields
+            }
+            found = cache.get_many(list(keys.values()))
+        with _lock:
+            local: dict[tuple[str, str], int] = {
+                (name.partition("\0")[0], name.partition("\0")[2]): delta
+                for name, delta in _pending.items()
+                if name.partition("\0")[2].startswith("status:")
+            }
+    result: dict[str, dict[str, int]] = {}
+    for (operation, field), key in keys.items():
+        value = int(found.get(key) or 0) + local.pop((operation, field), 0)
+        if value:
+            result.setdefault(operation, {})[field[len("status:") :]] = value
+    for (operation, field), value in local.items():
+        result.setdefault(operation, {})[field[len("status:") :]] = value
+    return result
 
 
 def error_limit_timeline(hours: int = 6) -> list[tuple[float, int]]:
@@ -347,6 +390,7 @@ def reset() -> None:
                 [
                     *(_COUNTER_KEY + name for name in _CATEGORIES),
                     *(_operation_key(op, f) for op in operations for f in _OPERATION_FIELDS),
+                    *(_operation_key(op, f"status:{label}") for op in operations for label in _STATUS_LABELS),
                     _OPERATIONS_KEY,
                     _EVENT_SEQ_KEY,
                     *(_EVENT_KEY + str(n) for n in range(_EVENTS_KEPT)),

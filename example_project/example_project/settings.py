@@ -82,8 +82,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "demo:login"
 LOGIN_REDIRECT_URL = "demo:home"
 
-DEMO_PORT = int(os.environ.get("DEMO_PORT", "8000"))
-EMULATOR_PORT = int(os.environ.get("DEMO_EMULATOR_PORT", "8001"))
+# Ports of `make demo` (DEMO_PORT=8100 DEMO_EMULATOR_PORT=8101 make demo); rundemo checks them
+# and says so when one is malformed or taken.
+DEMO_PORT = os.environ.get("DEMO_PORT", "8000")
+EMULATOR_PORT = os.environ.get("DEMO_EMULATOR_PORT", "8001")
+# The emulator keeps the refresh tokens it issued here, so that the stored tokens still
+# refresh after a restart of the demo.
+DEMO_EMULATOR_STATE = os.environ.get(
+    "DEMO_EMULATOR_STATE", str(Path(DATABASES["default"]["NAME"]).with_name("emulator-state.json"))
+)
+# The password of the demo's superuser "admin", set when rundemo first creates it.
+DEMO_ADMIN_PASSWORD = os.environ.get("DEMO_ADMIN_PASSWORD", "admin")
 ESI_DEMO = os.environ.get("ESI_DEMO", "1") == "1"
 
 ESI_USER_CONTACT_EMAIL = os.environ.get("ESI_USER_CONTACT_EMAIL", "demo@example.com")

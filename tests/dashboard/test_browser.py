@@ -243,7 +243,9 @@ class DashboardInBrowserTests(EmulatorTestCaseMixin, StaticLiveServerTestCase):
         # for by tests/urls.py's views and the characters missing mail.
         self.open("/admin/esi_dashboard/dashboard/scopes/")
         self.wait_for(".esi-count-info")
-        self.assertIn("8 tokens", self.text(".esi-count-info"))
+        self.assertIn("Counted 0 minutes ago", self.text(".esi-count-info"))
+        self.assertNotIn("This count is late", self.text(".esi-count-info"))
+        self.assertIn("8 tokens", self.text(".esi-count-totals"))
         required = self.text("#esi-required")
         self.assertIn(MAIL, required)
         self.browser.find_element(By.CSS_SELECTOR, "a[href*='missing=esi-mail']").click()

@@ -8,36 +8,7 @@ from esi.clients import EsiClientProvider
 from esi.http import budgets, stats
 
 from ..factories import make_token
-from .conftest import BUDGETS, PAGES
-
-SKILLS = "esi-skills.read_skills.v1"
-ASSETS = "esi-assets.read_assets.v1"
-
-
-@pytest.fixture
-def esi(emulator, settings):
-    settings.ESI_RATE_LIMIT_BEHAVIOUR = "raise"
-    settings.ESI_ERROR_LIMIT_BEHAVIOUR = "raise"
-    return EsiClientProvider(app_info_text="dashboard tests/1.0").client
-
-
-@pytest.fixture
-def traffic(esi, emulator):
-    """Calls as a site makes them: public and per-character, cache hits, an error, a 429."""
-    token = make_token(emulator, 90000201, [SKILLS, ASSETS])
-    esi.Status.get_status().result()
-    esi.Status.get_status().result()  # from the cache
-    esi.Skills.get_characters_character_id_skills(character_id=90000201, token=token).result()
-    esi.Assets.get_characters_character_id_assets(character_id=90000201, token=token).results()
-    emulator.faults.add("GetCharactersCharacterIdAttributes", status=429, retry_after=30, times=1)
-    with pytest.raises(errors.ESIBucketLimitException):
-        esi.Skills.get_characters_character_id_attributes(character_id=90000201, token=token).result()
-    emulator.faults.add("GetUniverseTypesTypeId", status=404, times=1)
-    with pytest.raises(errors.HTTPNotFound):
-        esi.Universe.get_universe_types_type_id(type_id=587).result()
-    stats.flush()
-    return token
-
+from .conftest import ASSETS_SCOPE as ASSETS, BUDGETS, PAGES, SKILLS
 
 def test_without_any_esi_call(staff_client):
     body = staff_client.get(BUDGETS).content.decode()

@@ -48,10 +48,16 @@ def test_page_size(value):
         assert ids(check_dashboard()) == ["esi_dashboard.E003"]
 
 
-@pytest.mark.parametrize("value", [0, -5, "600", None, False])
-def test_coverage_max_age(value):
-    with override_settings(ESI_DASHBOARD_COVERAGE_MAX_AGE=value):
-        assert ids(check_dashboard()) == ["esi_dashboard.E004"]
+@pytest.mark.parametrize("value", [0, -5, 1441, "5", 2.5, None, False])
+def test_count_interval(value):
+    with override_settings(ESI_DASHBOARD_COUNT_INTERVAL=value):
+        assert ids(check_dashboard()) == ["esi_dashboard.E005"]
+
+
+@pytest.mark.parametrize("value", [1, 5, 1440])
+def test_count_interval_accepted(value):
+    with override_settings(ESI_DASHBOARD_COUNT_INTERVAL=value):
+        assert check_dashboard() == []
 
 
 def test_needs_django_q(settings):

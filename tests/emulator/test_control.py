@@ -51,7 +51,7 @@ def test_reset_and_state(esi_emulator, control):
     assert state["url"] == esi_emulator.url
     assert state["spec"]["kind"] == "openapi" and state["spec"]["operations"] == 225
     assert state["requests"]["esi"] == 1 and state["error_limit"]["remain"] == 99
-    assert set(state["sso"]["stats"]) == {"authorize", "code_exchanges", "refreshes", "refresh_failures", "revocations", "jwks"}
+    assert set(state["sso"]["stats"]) == {"authorize", "code_exchanges", "refreshes", "refresh_failures", "revocations", "jwks", "token_peak"}
     owner = next(c["owner_hash"] for c in state["sso"]["characters"] if c["character_id"] == ADA)
     assert control("POST", "/reset").json() == {"reset": True, "sso": False}
     state = control("GET", "/state").json()

@@ -383,3 +383,65 @@ def test_malformed_token_requests(esi_emulator, session, kwargs, status, error):
 def test_token_endpoint_wants_post(esi_emulator, session):
     response = session.get(f"{esi_emulator.url}/v2/oauth/token")
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
+
+
+class TestStateFile:
+    """``state_file``: refresh tokens and characters survive a restart (the demo's)."""
+
+    def test_refresh_tokens_survive_a_restart(self, tmp_path):
+        from esi.emulator import Emulator
+        from esi.emulator.records import Character
+
+        state = tmp_path / "sso.json"
+        first = Emulator(client_id="c", client_secret="s", state_file=state)
+        first.sso.add_character(Character(2112009999, "Persisted Pilot"))
+        refresh = first.sso.issue_grant(2112009999, ["esi-mail.read_mail.v1"])["refresh_token"]
+        revoked = first.sso.issue_grant(2112009998, [])["refresh_token"]
+        first.sso.revoke_all(2112009998)
+        first.stop()
+        second = Emulator(client_id="c", client_secret="s", state_file=state).start()
+        try:
+            answer = requests.post(
+                second.url + "/v2/oauth/token",
+                data={"grant_type": "refresh_token", "refresh_token": refresh},
+                auth=("c", "s"),
+                timeout=10,
+            )
+            assert answer.status_code == 200
+            claims = jwt.decode(answer.json()["access_token"], options={"verify_signature": False})
+            assert claims["name"] == "Persisted Pilot" and claims["scp"] == "esi-mail.read_mail.v1"
+            # The signing keys are kept too: the key set is the one of the first start.
+            assert second.sso.jwks == first.sso.jwks
+            gone = requests.post(
+                second.url + "/v2/oauth/token",
+                data={"grant_type": "refresh_token", "refresh_token": revoked},
+                auth=("c", "s"),
+                timeout=10,
+            )
+            assert gone.json()["error"] == "invalid_grant"
+            # The rotated refresh token is what a third start knows.
+            third = Emulator(client_id="c", client_secret="s", state_file=state)
+            assert answer.json()["refresh_token"] in third.sso._grants and refresh not in third.sso._grants
+            third.stop()
+        finally:
+            second.stop()
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            "not json",
+            "[]",
+            '{"grants": {"t": {"bogus": 1}}, "characters": []}',
+            "{}",
+            '{"grants": {}, "characters": [], "keys": {"rsa": "x", "ec": "y"}}',
+        ],
+    )
+    def test_a_damaged_state_file_is_set_aside(self, tmp_path, content, caplog):
+        from esi.emulator import Emulator
+
+        state = tmp_path / "sso.json"
+        state.write_text(content)
+        emulator = Emulator(state_file=state)
+        assert emulator.sso._grants == {}
+        assert (tmp_path / "sso.json.bad").read_text() == content
+        assert "ignoring the state file" in caplog.text

@@ -256,3 +256,17 @@ def test_reset_forgets_everything(clock: Clock) -> None:
     assert stats.operation_counts() == {}
     assert stats.error_limit_timeline() == []
     assert stats.recent_events() == []
+
+
+def test_calls_are_counted_by_operation_and_status(clock: Clock) -> None:
+    record(200, operation="get_a")
+    record(420, operation="get_a")
+    stats.flush()
+    record(200, operation="get_a")
+    record(418, operation="get_a")  # not a status ESI answers with: counted by its class
+    record(0, operation="get_b")  # no answer
+    record(200, operation="get_b", from_cache=True)  # a cache hit is not a network call
+    assert stats.status_counts() == {"get_a": {"200": 2, "420": 1, "4xx": 1}, "get_b": {"none": 1}}
+    assert stats.operation_counts()["get_a"] == {"calls": 4, "errors": 2, "seconds": 0.4}
+    stats.reset()
+    assert stats.status_counts() == {}

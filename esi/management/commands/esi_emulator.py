@@ -75,6 +75,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--verbose", action="store_true", help="Log every request to stderr.")
         parser.add_argument(
+            "--state-file",
+            default=None,
+            help="Keep EVE SSO's refresh tokens and characters in this JSON file across restarts.",
+        )
+        parser.add_argument(
             "--allow-remote",
             action="store_true",
             help="Allow a non-loopback --host. The emulator hands tokens to anyone: never expose it.",
@@ -98,6 +103,7 @@ class Command(BaseCommand):
                 client_secret=client_secret,
                 verbose=options["verbose"],
                 rate_limits=not options["no_rate_limits"],
+                state_file=options["state_file"],
             )
             url = emulator.url
         except (OSError, SpecError) as exc:

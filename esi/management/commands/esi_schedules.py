@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from esi import schedules
 
@@ -21,18 +23,27 @@ class Command(BaseCommand):
         group.add_argument("--remove", action="store_true", help="Delete the esi: schedules.")
 
     def handle(self, *args: Any, list: bool = False, remove: bool = False, **options: Any) -> None:
+        if not apps.is_installed("django_q"):
+            raise CommandError(
+                'django_q is not in INSTALLED_APPS: the esi: schedules are django-q2 schedules. '
+                'Add "django_q" and run migrate (see the system check esi.W013).'
+            )
         if remove:
             names = schedules.remove_schedules()
             self.stdout.write(f"Removed {len(names)} schedule(s): {', '.join(names) or 'none'}")
             return
         if not list:
-            changes = schedules.ensure_schedules()
+            try:
+                changes = schedules.ensure_schedules()
+            except ImproperlyConfigured as exc:
+                raise CommandError(str(exc)) from exc
             for label in ("created", "updated", "removed", "unchanged"):
                 names = getattr(changes, label)
                 if names:
                     self.stdout.write(f"{label}: {', '.join(names)}")
         from django_q.models import Schedule
 
-        for schedule in Schedule.objects.filter(name__startswith=schedules.PREFIX).order_by("name"):
+        # The esi: schedules and those of apps built on esi (esi_dashboard:counts).
+        for schedule in Schedule.objects.filter(name__startswith="esi").order_by("name"):
             every = f"every {schedule.minutes} min" if schedule.minutes else f"cron {schedule.cron}"
             self.stdout.write(f"{schedule.name:<32} {schedule.func:<38} {every:<16} next {schedule.next_run:%Y-%m-%d %H:%M} UTC")
