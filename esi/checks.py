@@ -102,6 +102,10 @@ def check_sso_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
 _OPTIONAL_URLS = ("ESI_SSO_LOGIN_URL", "ESI_CODE_EXCHANGE_URL", "ESI_TOKEN_EXCHANGE_URL")
 
 
+#: django-esi's name of :func:`check_sso_settings`.
+check_sso_application_settings = check_sso_settings
+
+
 @register()
 def check_endpoint_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """esi.E003, for the two origins and the optional endpoint overrides."""

@@ -136,13 +136,28 @@ class HTTPError(DjangoEsiException):
     - django-esi 7 (bravado): ``HTTPNotFound(response, message=None, swagger_result=None)``
       with a response object carrying ``status_code`` (and ``headers``, ``text``).
 
-    Where bravado or aiopenapi3 is imported in the process, the errors the client raises
-    also derive from their classes of the same status (``bravado.exception.HTTPNotFound``,
-    ``aiopenapi3.errors.HTTPClientError``), so ``except`` clauses naming those catch them
+    Where bravado or aiopenapi3 is imported in the process, every error made, by the
+    client or by code constructing one (a test's mock ``side_effect``), also derives from
+    their classes of the same status (``bravado.exception.HTTPNotFound``,
+    ``aiopenapi3.errors.HTTPClientError``), so ``except`` clauses naming those catch it
     (see :func:`http_error`).
     """
 
     status_code: int = 0
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        status = kwargs.get("status_code")
+        if status is None and args and isinstance(args[0], int) and not isinstance(args[0], bool):
+            status = args[0]
+        if status is None:
+            response = kwargs.get("response", args[0] if args and hasattr(args[0], "status_code") else None)
+            status = getattr(response, "status_code", None)
+        if not isinstance(status, int):
+            status = cls.status_code
+        derived = _compatible(_own_class(cls), status)
+        # The allocator after this class's in the derived class's order: OSError's where
+        # bravado's classes are bases, else BaseException's.
+        return super(HTTPError, derived).__new__(derived)
 
     def __init__(
         self,
@@ -239,7 +254,7 @@ class HTTPError(DjangoEsiException):
 
 def _rebuild(cls: type[HTTPError], status_code: int, state: dict[str, Any], args: tuple[Any, ...]) -> HTTPError:
     derived = _compatible(cls, status_code)
-    error = derived.__new__(derived)
+    error = super(HTTPError, derived).__new__(derived)
     error.__dict__.update(state)
     error.__dict__.setdefault("response", error)
     error.args = args
@@ -447,7 +462,7 @@ def http_error(status_code: int, headers: Any = None, text: str = "", operation:
         cls = HTTPNotModified
     else:
         cls = _BY_STATUS.get(status_code) or (HTTPServerError if status_code >= 500 else HTTPClientError)
-    return _compatible(cls, status_code)(status_code, headers, text=text, operation=operation)
+    return cls(status_code, headers, text=text, operation=operation)
 
 
 #: The classes derived from ours and bravado's / aiopenapi3's, by (ours, their bases).

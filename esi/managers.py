@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 _LONG_AGO = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
+#: Where the login keeps the PKCE code verifier until the callback (``ESI_SSO_USE_PKCE``).
+CODE_VERIFIER_SESSION_KEY = "esi_sso_code_verifier"
+
+
 def process_scopes(scopes: Any) -> set[str]:
     """Normalize django-esi's scope arguments into a set of names.
 
@@ -274,8 +278,9 @@ class TokenManager(models.Manager.from_queryset(TokenQueryset)):  # type: ignore
         return token
 
     def create_from_request(self, request: HttpRequest) -> Token:
-        """django-esi's entry point: the callback request's ``code``, owned by the
-        request's user when logged in.
+        """django-esi's entry point, which the callback view uses: the callback request's
+        ``code``, owned by the request's user when logged in, with the PKCE code verifier
+        the login stored in the session (taken out of it: it is good for one exchange).
 
         Raises:
             DjangoEsiException: no ``code`` in the request; or any error of
@@ -284,7 +289,12 @@ class TokenManager(models.Manager.from_queryset(TokenQueryset)):  # type: ignore
         code = request.GET.get("code")
         if not code:
             raise DjangoEsiException("The callback has no authorization code")
-        return self.create_from_code(code, user=request.user)
+        verifier = request.session.pop(CODE_VERIFIER_SESSION_KEY, None) if hasattr(request, "session") else None
+        return self.create_from_code(code, user=request.user, code_verifier=verifier)
+
+
+#: django-esi's name of :func:`process_scopes` (its tests and some apps import it).
+_process_scopes = process_scopes
 
 
 def unique_characters(tokens: Iterable[Token]) -> list[Token]:

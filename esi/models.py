@@ -278,13 +278,16 @@ class Token(models.Model):
             SSOUnavailableError: the EVE SSO key set cannot be fetched.
             TokenInvalidError, SSOOAuthError: see :meth:`refresh`.
         """
-        from .sso import verify_access_token
+        from .errors import TokenVerificationError
 
-        claims = verify_access_token(self.valid_access_token())
-        self.character_id = claims.character_id
-        self.character_name = claims.character_name
-        self.character_owner_hash = claims.owner_hash
-        self.token_type = claims.token_type
+        # Through get_token_data(), as django-esi, so that overriding it takes effect.
+        data = self.get_token_data(self.valid_access_token())
+        if data is None:
+            raise TokenVerificationError("malformed", "The access token did not verify (see the log)")
+        self.character_id = data["character_id"]
+        self.character_name = data["name"]
+        self.character_owner_hash = data["owner"]
+        self.token_type = data["token_type"]
         if commit:
             self.save()
 

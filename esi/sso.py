@@ -25,9 +25,10 @@ import logging
 import math
 import os
 import random
+import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -265,13 +266,18 @@ class AuthorizationRequest:
     state: str
     code_verifier: str | None = None
 
+    def __iter__(self) -> Iterator[str]:
+        # django-esi's authorization_url() returned (url, state).
+        return iter((self.url, self.state))
 
-def authorization_url(scopes: Iterable[str], state: str) -> AuthorizationRequest:
+
+def authorization_url(scopes: Iterable[str] | None = None, state: str | None = None) -> AuthorizationRequest:
     """Build the EVE SSO v2 authorize URL.
 
     Args:
-        scopes: ESI scope names; may be empty.
-        state: an unguessable value bound to the user's session.
+        scopes: ESI scope names; may be empty or ``None``.
+        state: an unguessable value bound to the user's session; ``None`` makes one
+            (``secrets.token_urlsafe``), as django-esi did.
 
     Returns:
         The URL, the state, and the PKCE code verifier when ``ESI_SSO_USE_PKCE`` is on
@@ -284,7 +290,7 @@ def authorization_url(scopes: Iterable[str], state: str) -> AuthorizationRequest
     session = OAuth2Session(
         app_settings.ESI_SSO_CLIENT_ID,
         redirect_uri=app_settings.ESI_SSO_CALLBACK_URL,
-        scope=list(scopes),
+        scope=list(scopes or ()),
     )
     extra: dict[str, str] = {}
     verifier = None
@@ -295,6 +301,8 @@ def authorization_url(scopes: Iterable[str], state: str) -> AuthorizationRequest
             "code_challenge": client.create_code_challenge(verifier, "S256"),
             "code_challenge_method": "S256",
         }
+    if state is None:
+        state = secrets.token_urlsafe(32)
     url, _ = session.authorization_url(app_settings.sso_authorize_url(), state=state, **extra)
     return AuthorizationRequest(url=url, state=state, code_verifier=verifier)
 

@@ -112,7 +112,7 @@ def retry_later(func: Callable[..., Any], bound: Any, countdown: float | None, *
     stopped it.
     """
     if is_celery_task(bound):
-        if getattr(bound.request, "called_directly", False):
+        if getattr(bound.request, "called_directly", False) is True:
             return None  # a plain call of the task object runs now: no worker to retry it
         if not count_attempt:
             bound.request.retries -= 1

@@ -13,8 +13,9 @@ import secrets
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -27,12 +28,11 @@ from .errors import (
     TokenInvalidError,
     TokenVerificationError,
 )
-from .managers import process_scopes, unique_characters
+from .managers import CODE_VERIFIER_SESSION_KEY, process_scopes, unique_characters
 from .models import CallbackRedirect, Token
 
 logger = logging.getLogger(__name__)
 
-_VERIFIER_SESSION_KEY = "esi_sso_code_verifier"
 
 
 def _session_key(request: HttpRequest) -> str:
@@ -48,8 +48,10 @@ def _is_safe_url(request: HttpRequest, url: str) -> bool:
 
 
 def sso_error(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
-    """Render ``esi/sso_error.html`` (overridable) with ``message`` and ``status``."""
-    return render(request, "esi/sso_error.html", {"message": message}, status=status)
+    """Render ``esi/sso_error.html`` (overridable) with ``message`` and ``status``, as an
+    ``HttpResponseBadRequest`` for 400 (the class django-esi answered with)."""
+    response_class = HttpResponseBadRequest if status == 400 else HttpResponse
+    return response_class(render_to_string("esi/sso_error.html", {"message": message}, request), status=status)
 
 
 def sso_redirect(
@@ -78,7 +80,7 @@ def sso_redirect(
         CallbackRedirect.objects.filter(session_key=key).delete()
         CallbackRedirect.objects.create(session_key=key, state=auth.state, url=url)
     if auth.code_verifier:
-        request.session[_VERIFIER_SESSION_KEY] = auth.code_verifier
+        request.session[CODE_VERIFIER_SESSION_KEY] = auth.code_verifier
     return redirect(auth.url)
 
 
@@ -103,12 +105,16 @@ def receive_callback(request: HttpRequest) -> HttpResponse:
     (or ``error``). Exchanges the code, verifies the JWT, stores the token and redirects to
     the page that started the login."""
     state = request.GET.get("state")
-    key = request.session.session_key
-    pending = CallbackRedirect.objects.filter(session_key=key).first() if key else None
+    code = request.GET.get("code")
+    # As django-esi: 400 without state or code (an error answer of EVE SSO has no code),
+    # then 404 for a state this browser session has no pending login for.
     if not state:
         return sso_error(request, "The answer from EVE SSO has no state: the login cannot be trusted.")
+    if not code and not request.GET.get("error"):
+        return sso_error(request, "The answer from EVE SSO has no authorization code.")
+    key = request.session.session_key
+    pending = CallbackRedirect.objects.filter(session_key=key).first() if key else None
     if pending is None or not secrets.compare_digest(pending.state.encode(), state.encode()):
-        # 404, as django-esi answers a state it has no pending login for.
         return sso_error(
             request, "This login is unknown or belongs to another browser session. Please log in again.", status=404
         )
@@ -118,14 +124,10 @@ def receive_callback(request: HttpRequest) -> HttpResponse:
         pending.delete()
         description = request.GET.get("error_description") or request.GET["error"]
         return sso_error(request, f"EVE SSO did not grant access: {description}", status=403)
-    code = request.GET.get("code")
-    if not code:
-        return sso_error(request, "The answer from EVE SSO has no authorization code.")
 
-    verifier = request.session.pop(_VERIFIER_SESSION_KEY, None)
     try:
         with sso.view_deadline():
-            token = Token.objects.create_from_code(code, user=request.user, code_verifier=verifier)
+            token = Token.objects.create_from_request(request)
     except SSOUnavailableError:
         logger.warning("EVE SSO unavailable during a callback", exc_info=True)
         pending.delete()

@@ -143,3 +143,55 @@ def test_scope_tags_filter_directly():
 
     assert scope_friendly_name("esi-wallet.read_character_wallet.v1") == "read character wallet"
     assert scope_friendly_name("publicData") == "publicData"
+
+
+class TestDjangoEsiSignatures:
+    """Call forms of django-esi 7 and 10 that its own test suites (and some apps) use."""
+
+    def test_authorization_url_without_arguments_returns_url_and_state(self, settings):
+        from esi import sso
+
+        url, state = sso.authorization_url()
+        assert state and len(state) >= 32 and f"state={state}" in url
+        url, state = sso.authorization_url(["publicData"], "given")
+        assert state == "given" and "scope=publicData" in url
+
+    def test_private_names_django_esi_exported(self, settings):
+        from esi.checks import check_sso_application_settings, check_sso_settings
+        from esi.managers import _process_scopes, process_scopes
+
+        assert _process_scopes is process_scopes and _process_scopes("a b") == {"a", "b"}
+        assert check_sso_application_settings is check_sso_settings
+        settings.ESI_SSO_CLIENT_ID = ""
+        assert "esi.E001" in [m.id for m in check_sso_application_settings()]
+
+    def test_update_token_data_goes_through_get_token_data(self, db, monkeypatch):
+        token = Token.objects.create(character_id=1, character_name="old", character_owner_hash="h", access_token="x")
+        claims = {"character_id": 2, "name": "New", "owner": "h2", "token_type": "character"}
+        monkeypatch.setattr(Token, "get_token_data", classmethod(lambda cls, access_token: claims))
+        token.update_token_data()
+        token.refresh_from_db()
+        assert (token.character_id, token.character_name, token.character_owner_hash) == (2, "New", "h2")
+
+    # MagicMock(spec=Task) reads every attribute of Task, the deprecated ``priority`` too.
+    @pytest.mark.filterwarnings("ignore::celery.exceptions.CDeprecationWarning")
+    def test_rate_limited_task_retries_a_task_object_that_is_a_mock(self, db):
+        from unittest.mock import MagicMock
+
+        from celery import Task
+        from celery.exceptions import Retry
+
+        from esi.decorators import rate_limited_task
+
+        @rate_limited_task("1/10s")
+        def update(self, item):
+            return item
+
+        task = MagicMock(spec=Task)
+        task.name = "tests.update"
+        task.request.retries = 2
+        task.retry.side_effect = Retry()
+        assert update(task, 1) == 1
+        with pytest.raises(Retry):
+            update(task, 1)
+        assert task.request.retries == 1 and 0 < task.retry.call_args.kwargs["countdown"] <= 10

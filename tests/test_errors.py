@@ -113,6 +113,12 @@ class TestBravado:
         copy = pickle.loads(pickle.dumps(error))
         assert isinstance(copy, bravado.HTTPNotFound) and copy.text == error.text
 
+    def test_errors_code_constructs_are_caught_too(self, bravado):
+        with pytest.raises(bravado.HTTPForbidden):
+            raise exceptions.HTTPClientError(status_code=403, headers={}, data={})
+        response = SimpleNamespace(status_code=404, headers={}, text="")
+        assert isinstance(HTTPNotFound(response), bravado.HTTPNotFound)
+
     def test_statuses_without_a_class_here_get_bravados(self, bravado):
         error = http_error(410, {}, "")
         assert isinstance(error, bravado.HTTPGone) and isinstance(error, HTTPClientError)
@@ -150,6 +156,19 @@ class TestAiopenapi3:
         assert isinstance(http_error(503, {}, ""), aiopenapi3.HTTPServerError)
         assert isinstance(http_error(503, {}, ""), HTTPServerError)
         assert isinstance(http_error(304, {}, ""), aiopenapi3.HTTPError)
+
+    def test_errors_code_constructs_are_caught_too(self, aiopenapi3):
+        """Alliance Auth's tests raise django-esi 10's class as a mock's side effect and its
+        task catches aiopenapi3's HTTPError."""
+        try:
+            raise exceptions.HTTPClientError(status_code=403, headers={}, data={})
+        except aiopenapi3.HTTPError as caught:
+            assert caught.status_code == 403 and isinstance(caught, HTTPClientError)
+        assert isinstance(exceptions.HTTPServerError(status_code=502, headers={}, data="x"), aiopenapi3.HTTPServerError)
+        assert isinstance(HTTPNotFound(), aiopenapi3.HTTPClientError)
+        assert isinstance(exceptions.HTTPError("message"), aiopenapi3.HTTPError)
+        made = HTTPNotFound(404, {}, "{}")
+        assert type(pickle.loads(pickle.dumps(made))) is type(made)
 
     def test_both_libraries_at_once(self, aiopenapi3):
         import bravado.exception

@@ -4,6 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.http import HttpResponseBadRequest
 
 from esi.models import CallbackRedirect, Token
 
@@ -112,6 +113,7 @@ class TestCallbackBadInput:
         query = start_login(client, emulator)
         response = client.get("/sso/callback/", {"code": query["code"][0]})
         assert response.status_code == 400 and b"no state" in response.content
+        assert isinstance(response, HttpResponseBadRequest)  # django-esi's class
         assert_nothing_stored(client)
 
     def test_with_wrong_state(self, emulator, client):
@@ -160,6 +162,8 @@ class TestCallbackBadInput:
         query = start_login(client, emulator)
         response = client.get("/sso/callback/", {"state": query["state"][0]})
         assert response.status_code == 400 and b"no authorization code" in response.content
+        # Without a code even an unknown state is a bad request, as in django-esi.
+        assert client.get("/sso/callback/", {"state": "unknown"}).status_code == 400
         assert_nothing_stored(client)
 
     def test_with_a_bad_code(self, emulator, client):
