@@ -378,33 +378,6 @@ def prepare_app(app: App, baseline: str, parallel: int, timeout: int) -> tuple[d
     return results, tasks
 
 
-def run_probe(app: App, timeout: int) -> dict:
-    """Diagnostic: the django-esi-ng run with probe/sitecustomize.py filling in names
-    django-esi-ng lacks at import time (see that file). Never part of the table."""
-    venv = build_app_venv(app, "ng")
-    wheel = download(BASELINE_ESI, binary=True)
-    unpack = OUT / "esi-suites" / BASELINE_ESI.split("==")[1] / "wheel"
-    if not (unpack / "esi" / "tests").exists():
-        import zipfile
-
-        with zipfile.ZipFile(wheel) as z:
-            z.extractall(unpack)
-    log(f"{app.key}/ng-probe: running the suite with the probe's shims")
-    data = run_django_suite(
-        venv, OUT / app.key / "ng-probe", f"ds_{app.key}.settings", [app.package], app.redis_db + 3, 1, timeout,
-        extra_env={
-            "PYTHONPATH": f"{HERE / 'probe'}{os.pathsep}{SITES}",
-            "DS_PROBE_ESI_TESTS": str(unpack / "esi" / "tests"),
-        },
-    )
-    s = summarize(data)
-    log(f"{app.key}/ng-probe: {s['passed']}/{s['tests']} passed {s['counts']}")
-    return data
-
-
-# -- django-esi's own suites -----------------------------------------------------------
-
-
 def snapshot_checkout(dest: Path) -> Path:
     """A copy of the working tree's package sources, so a non-editable install never
     builds inside the checkout (where the lead may be working)."""
@@ -587,10 +560,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-esi-suites", action="store_true", help="do not run django-esi's own suites")
     parser.add_argument("--only-esi-suites", action="store_true", help="run only django-esi's own suites")
     parser.add_argument("--esi-version", action="append", default=[], help="7.0.1 or 10.0.0 (default both)")
-    parser.add_argument(
-        "--probe", action="store_true",
-        help="diagnostic: run the apps' suites on django-esi-ng with probe/sitecustomize.py's shims (not in the table)",
-    )
     parser.add_argument("--jobs", type=int, default=2, help="test processes at a time (default 2)")
     parser.add_argument("--parallel", type=int, default=1, help="Django --parallel inside each run (default 1)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per suite run")
@@ -604,11 +573,6 @@ def main(argv: list[str] | None = None) -> int:
         log(f"note: up to {args.jobs * args.parallel} test processes at a time")
     OUT.mkdir(exist_ok=True)
     started = time.monotonic()
-    if args.probe:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            list(pool.map(lambda k: run_probe(APPS[k], args.timeout), keys))
-        print(f"probe results: {OUT.relative_to(ROOT)}/<app>/ng-probe/failures.log")
-        return 0
     baseline = "skip" if args.no_baseline else ("run" if args.rerun_baseline else "cached")
     # every venv first, then all suite runs through one pool of --jobs processes; each run
     # has a Redis database of its own, so any two may run side by side
