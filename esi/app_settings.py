@@ -1,8 +1,9 @@
 """The ``ESI_*`` settings, read lazily.
 
 Every name django-esi 7 and 10 document is here with the same default and meaning, plus the
-settings this package adds. Values are read from ``django.conf.settings`` at each access, so
-``override_settings`` works in tests::
+settings this package adds. Values are read from ``django.conf.settings`` at first access
+and kept until a setting changes (Django's ``setting_changed`` signal, which
+``override_settings`` sends), so ``override_settings`` works in tests::
 
     from esi import app_settings
     app_settings.ESI_SSO_CLIENT_ID          # the site's value, or the default
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # EVE SSO application (https://developers.eveonline.com/applications)
@@ -115,12 +117,33 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Values read so far: a read on the path of every ESI call costs a dict lookup instead
+#: of a trip through Django's LazySettings. Emptied whenever a setting changes.
+_values: dict[str, Any] = {}
+
+
 def __getattr__(name: str) -> Any:
+    try:
+        return _values[name]
+    except KeyError:
+        pass
     if name in DEFAULTS:
-        return getattr(settings, name, DEFAULTS[name])
-    if name in _DERIVED:
-        return _DERIVED[name]()
-    raise AttributeError(f"module 'esi.app_settings' has no attribute {name!r}")
+        value = getattr(settings, name, DEFAULTS[name])
+    elif name in _DERIVED:
+        value = _DERIVED[name]()
+    else:
+        raise AttributeError(f"module 'esi.app_settings' has no attribute {name!r}")
+    _values[name] = value
+    return value
+
+
+def _forget(**kwargs: Any) -> None:
+    """``setting_changed`` receiver: ``override_settings`` and the tests' ``settings``
+    fixture change settings at run time; derived values depend on several, so forget all."""
+    _values.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="esi_app_settings_values")
 
 
 def __dir__() -> list[str]:

@@ -20,7 +20,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -67,7 +67,7 @@ def session() -> requests.Session:
     return _session
 
 
-@dataclass
+@dataclass(eq=False)
 class EsiResponse:
     """An ESI answer, from the network or the cache: what ``also_return_response`` gives.
 
@@ -76,11 +76,20 @@ class EsiResponse:
     """
 
     status_code: int
-    headers: CaseInsensitiveDict[str]
+    raw_headers: Mapping[str, str]
     content: bytes
     from_cache: bool = False
     not_modified: bool = False
     elapsed: float = 0.0
+
+    @property
+    def headers(self) -> CaseInsensitiveDict[str]:
+        """The response headers, case-insensitive (made on first use: a cached answer's
+        headers are a plain dict, and most callers never read them)."""
+        headers = self.raw_headers
+        if not isinstance(headers, CaseInsensitiveDict):
+            headers = self.raw_headers = CaseInsensitiveDict(headers)
+        return headers
 
     @property
     def text(self) -> str:
@@ -354,12 +363,13 @@ def fetch(
         key = response_cache.request_key(
             request.method, request.url, request.query, headers, request.body, request.identity
         )
-        entry = response_cache.get(key)
+        # use_cache=False: the stored copy is neither served nor revalidated, so it is read
+        # only to answer a 304 to the caller's own If-Modified-Since.
+        entry = response_cache.get(key) if use_cache or "If-Modified-Since" in headers else None
         if entry is not None and use_cache:
             if entry["expires"] > time.time():
                 stats.record_response(status=entry["status"], operation=operation, from_cache=True, elapsed=0.0)
-                headers_kept = CaseInsensitiveDict(entry["headers"])
-                cached = EsiResponse(entry["status"], headers_kept, entry["body"], from_cache=True)
+                cached = EsiResponse(entry["status"], entry["headers"], entry["body"], from_cache=True)
                 return decode(cached), cached
             if entry.get("etag") and use_etag:
                 headers = {**headers, "If-None-Match": entry["etag"]}

@@ -84,3 +84,32 @@ def test_no_body_above_the_cache_limit_is_stored(db, settings):
     cache.store("esi:test:large", 200, headers(ETag='"x"'), b"0123456789A", NOW * 2)
     assert cache.get("esi:test:small")["body"] == b"0123456789"
     assert cache.get("esi:test:large") is None
+
+
+def test_a_call_that_ignores_the_cache_does_not_read_it(emulator, monkeypatch):
+    """ignore_cache=True (use_cache=False) neither serves nor revalidates the stored copy,
+    so the hot path skips the read; it still stores the answer."""
+    from esi.clients import EsiClientProvider
+    from esi.http import cache as response_cache
+
+    reads = []
+    real_get = response_cache.get
+    monkeypatch.setattr(response_cache, "get", lambda key: reads.append(key) or real_get(key))
+    client = EsiClientProvider(app_info_text="tests/1.0").client
+    client.Status.get_status().result(ignore_cache=True)
+    assert reads == []
+    client.Status.get_status().result()
+    assert len(reads) == 1  # and served from what the first call stored
+    assert len([r for r in emulator.requests if r.kind == "esi"]) == 1
+
+
+def test_settings_are_read_once_until_one_changes(settings):
+    from esi import app_settings
+
+    settings.ESI_API_DATASOURCE = "singularity"
+    assert app_settings.ESI_API_DATASOURCE == "singularity"
+    assert app_settings._values["ESI_API_DATASOURCE"] == "singularity"
+    settings.ESI_API_DATASOURCE = "tranquility"  # setting_changed empties the memo
+    assert app_settings.ESI_API_DATASOURCE == "tranquility"
+    settings.ESI_API_URL = "http://127.0.0.1:1/"
+    assert app_settings.esi_api_url() == "http://127.0.0.1:1"
