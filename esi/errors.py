@@ -519,7 +519,8 @@ def _compatible(cls: type[E], status_code: int | None) -> type[E]:
             if bravado is not None and registered is not None:
                 bravado.status_map.clear()
                 bravado.status_map.update(registered)
-        _derived[key] = derived
+        # Two threads may both have made one; every caller gets the first.
+        derived = _derived.setdefault(key, derived)
     return cast(type[E], derived)
 
 

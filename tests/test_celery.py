@@ -9,8 +9,8 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -34,16 +34,15 @@ def worker(esi_emulator_settings, tmp_path):
 
     from tests.celery_app import app as eager_app
 
-    # A Redis database of its own, three after REDIS_URL's (the qcluster test uses the next
-    # one): the test cache (django-redis) flushes its database.
-    cache_url = urlsplit(os.environ["REDIS_URL"])
-    broker_db = (int(cache_url.path.strip("/") or 0) + 3) % 16
-    broker_url = cache_url._replace(path=f"/{broker_db}").geturl()
+    # The run's Redis database, on a queue named for this test alone: two test runs can
+    # share a Redis server, and no other worker takes these tasks.
+    broker_url = os.environ["REDIS_URL"]
+    queue = f"esi-ng-tests-{uuid.uuid4().hex[:12]}"
     # The test process's own app, sending to the worker (esi.tasks and the test tasks are
     # shared tasks: they bind to the current app). The eager tests' app is made current
     # again afterwards.
     app = Celery("esi_ng_tests_sender", broker=broker_url, backend=broker_url, set_as_current=True)
-    app.control.purge()
+    app.conf.task_default_queue = queue
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.celery_settings",
@@ -56,7 +55,7 @@ def worker(esi_emulator_settings, tmp_path):
     log = tmp_path / "worker.log"
     command = [
         sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "--pool=solo",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO", "-Q", queue,
     ]
     with open(log, "wb") as output, subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
