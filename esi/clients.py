@@ -52,13 +52,12 @@ from .errors import (
     ESITooManyPagesError,
     IncompleteResponseError,
     MissingScopesError,
-    http_error,
 )
 from .http import deadline, transport
 from .http.transport import EsiResponse
 from .openapi import DecodeError, EsiSpec, Operation, SpecError
 from .openapi.bravado_lock import BRAVADO_LOCK
-from .openapi.results import EsiObject
+from .openapi.results import EsiObject  # noqa: F401 - public here: esi.clients.EsiObject
 
 if TYPE_CHECKING:
     from .models import Token

@@ -3,8 +3,6 @@ them, for mocks of ESI calls."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from esi.errors import HTTPError, http_error
 
 

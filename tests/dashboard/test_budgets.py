@@ -4,11 +4,10 @@ time, rate-limit buckets per group and character, 420 and 429 answers, cache hit
 import pytest
 
 from esi import errors
-from esi.clients import EsiClientProvider
 from esi.http import budgets, stats
 
-from ..factories import make_token
-from .conftest import ASSETS_SCOPE as ASSETS, BUDGETS, PAGES, SKILLS
+from .conftest import BUDGETS, PAGES
+
 
 def test_without_any_esi_call(staff_client):
     body = staff_client.get(BUDGETS).content.decode()
