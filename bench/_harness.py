@@ -27,17 +27,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def emulator_process(spec_file: Path | None = None) -> Iterator[str]:
+def emulator_process(spec_file: Path | None = None, rate_limit: str | None = None) -> Iterator[str]:
     """Run the emulator (serving ``spec_file``, default the bundled spec) in a process of
     its own, so it does not share the measured process's interpreter lock; yields its URL.
-    Its request log holds 200,000 requests, enough to count every ESI request of a run."""
+    Its request log holds 200,000 requests, enough to count every ESI request of a run.
+    Rate limits are off, unless ``rate_limit`` (``"60/20s"``) sizes every bucket."""
     port = free_port()
     code = (
         "import django; django.setup()\n"
         "from esi.emulator import Emulator\n"
         f"Emulator(port={port}, spec_file={str(spec_file) if spec_file else None!r},"
         f" client_id={CLIENT_ID!r}, client_secret={CLIENT_SECRET!r},"
-        " rate_limits=False, error_limit=10**9, request_log_size=200_000).serve_forever()\n"
+        f" rate_limits={rate_limit is not None}, rate_limit={rate_limit!r},"
+        " error_limit=10**9, request_log_size=200_000).serve_forever()\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "bench.settings"}
     process = subprocess.Popen([sys.executable, "-c", code], env=env)

@@ -1,7 +1,8 @@
 """Django settings for the benchmarks: ``BENCH_DB`` = ``sqlite`` (a file, default),
 ``postgresql`` or ``mariadb`` (database ``BENCH_DB_NAME``, default ``bench_esi_ng``, on
 127.0.0.1), the emulator at ``EMULATOR_URL``, and with ``BENCH_REDIS_URL`` a django-redis
-cache (shared by the processes of a run) instead of locmem."""
+cache (shared by the processes of a run) instead of locmem; ``BENCH_PACING=off`` turns rate-limit
+pacing off (bench/pacing.py)."""
 
 import os
 import tempfile
@@ -58,3 +59,6 @@ ESI_SSO_CLIENT_SECRET = "bench-client-secret"
 ESI_SSO_CALLBACK_URL = "http://127.0.0.1/sso/callback/"
 ESI_USER_CONTACT_EMAIL = "bench@example.com"
 ESI_SSO_BASE_URL = ESI_API_URL = os.environ.get("EMULATOR_URL", "http://127.0.0.1:8001")
+if os.environ.get("BENCH_PACING") == "off":
+    ESI_RATE_LIMIT_PACE_BELOW = 0
+    ESI_RATE_LIMIT_PACE_TOKENS = 0

@@ -88,6 +88,15 @@ DEFAULTS: dict[str, Any] = {
     "ESI_ERROR_LIMIT_MAX_WAIT": 65,
     "ESI_RATE_LIMIT_BEHAVIOUR": "wait",
     "ESI_RATE_LIMIT_MAX_WAIT": 60,
+    # Pacing before the 429 (esi.http.budgets): a bucket whose Remaining is at or below this
+    # fraction of its limit, or this many tokens, is paced (both 0: pacing off); the reserve
+    # is the fraction of the limit kept unspent.
+    "ESI_RATE_LIMIT_PACE_BELOW": 0.5,
+    "ESI_RATE_LIMIT_PACE_TOKENS": 100,
+    "ESI_RATE_LIMIT_RESERVE": 0.05,
+    # Inside a django-q2 or Celery task, budget waits longer than this raise (the task
+    # decorators retry later) rather than hold the worker; None: the caps above only.
+    "ESI_TASK_MAX_WAIT": 10,
     "ESI_BUDGET_CACHE_ALIAS": "default",
     "ESI_BUDGET_SYNC_INTERVAL": 1.0,
     "ESI_STATS_FLUSH_INTERVAL": 10,

@@ -53,7 +53,7 @@ from .errors import (
     IncompleteResponseError,
     MissingScopesError,
 )
-from .http import deadline, transport
+from .http import budgets, deadline, transport
 from .http.transport import EsiResponse
 from .openapi import DecodeError, EsiSpec, Operation, SpecError
 from .openapi.bravado_lock import BRAVADO_LOCK
@@ -635,7 +635,12 @@ class EsiRequest:
         pending = iter(numbers)
         if threading.current_thread().name.startswith(_PAGE_THREADS):
             return [fetch(number) for number in pending]
-        window = max(1, int(app_settings.ESI_PAGE_CONCURRENCY))
+        window = budgets.page_window(
+            group=self.operation.rate_limit_group,
+            character_id=self._auth().character_id,
+            operation=self.operation.name,
+            wanted=max(1, int(app_settings.ESI_PAGE_CONCURRENCY)),
+        )
         answers: dict[int, tuple[Any, EsiResponse]] = {}
         running: dict[Future[tuple[Any, EsiResponse]], int] = {}
         failure: BaseException | None = None

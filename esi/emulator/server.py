@@ -22,7 +22,7 @@ from .api import ESI, JSON_TYPE, encode_body, error_response, first_value
 from .faults import SSO_ENDPOINTS, Fault, Faults
 from .limits import ERROR_LIMITED_MESSAGE, ErrorLimit, RateLimiter
 from .records import Character, Headers, RecordedRequest, RequestKind, RequestLog, Response
-from .spec import Spec, normalise_path
+from .spec import Spec, normalise_path, parse_rate_limit
 from .sso import SSO
 
 logger = logging.getLogger("esi.emulator")
@@ -56,6 +56,8 @@ class Emulator:
     ``rotate_refresh_tokens`` gives a new refresh token on each refresh and kills the old one;
     ``error_limit`` / ``error_window`` size ESI's error limit (100 errors per 60 s);
     ``rate_limits=False`` never refuses with 429 (for benchmarks that hammer one route);
+    ``rate_limit`` (``"40/10s"``) gives every rate-limit bucket that size instead of the
+    spec's ``x-rate-limit`` (``ValueError`` if unreadable), to run buckets empty quickly;
     ``code_lifetime`` is the authorization code life in seconds (CCP: 300);
     ``verbose`` logs each request to stderr; ``request_log_size`` caps :attr:`requests`;
     ``state_file`` keeps EVE SSO's refresh tokens and characters in a JSON file, read at
@@ -84,6 +86,7 @@ class Emulator:
         error_limit: int = 100,
         error_window: float = 60.0,
         rate_limits: bool = True,
+        rate_limit: str | None = None,
         code_lifetime: float = 300.0,
         request_log_size: int = 50_000,
         state_file: str | Path | None = None,
@@ -105,7 +108,9 @@ class Emulator:
             state_file=state_file,
         )
         self.error_limit = ErrorLimit(error_limit, error_window)
-        self.rate_limiter = RateLimiter(enabled=rate_limits)
+        self.rate_limiter = RateLimiter(
+            enabled=rate_limits, size=None if rate_limit is None else parse_rate_limit(rate_limit)
+        )
         self.esi = ESI(self.spec, self.sso, self.rate_limiter)
         self.faults = Faults(resolve_target=self._fault_target)
         self._log = RequestLog(maxlen=request_log_size)
@@ -208,8 +213,11 @@ class Emulator:
         """A JSON-able summary, as ``GET /_emulator/state`` returns it."""
         remain, reset = self.error_limit.state()
         kinds = {"sso": 0, "esi": 0, "control": 0}
+        statuses: dict[str, int] = {}
         for request in self._log.snapshot():
             kinds[request.kind] += 1
+            if request.kind == "esi" and request.status is not None:
+                statuses[str(request.status)] = statuses.get(str(request.status), 0) + 1
         return {
             "url": self.url,
             "spec": {
@@ -226,7 +234,7 @@ class Emulator:
                     for c in self.sso.characters
                 ],
             },
-            "requests": {"total": self._log.total, **kinds},
+            "requests": {"total": self._log.total, **kinds, "esi_statuses": statuses},
             "faults": [f.as_dict() for f in self.faults.active],
             "error_limit": {"remain": remain, "reset": reset},
         }

@@ -66,6 +66,23 @@ def parse_window(text: str) -> int:
     return int(match.group(1)) * _WINDOW_UNITS[match.group(2)]
 
 
+def parse_rate_limit(text: str) -> tuple[int, int, str]:
+    """``"<tokens>/<window>"`` such as ``"40/10s"`` or ``"150/15m"`` (the form of
+    ``X-Ratelimit-Limit``) as ``(tokens, window seconds, window label)``.
+
+    Raises ``ValueError`` for anything else, a bucket of no tokens or a window of 0 s."""
+    tokens, _, window = str(text).strip().partition("/")
+    if not tokens.isascii() or not tokens.isdigit() or not 0 < int(tokens) <= 1_000_000:
+        raise ValueError(f"unreadable rate limit {text!r}: use <tokens>/<window>, e.g. 40/10s")
+    try:
+        seconds = parse_window(window)
+    except ValueError:
+        raise ValueError(f"unreadable rate limit {text!r}: use <tokens>/<window>, e.g. 40/10s") from None
+    if seconds <= 0:
+        raise ValueError(f"unreadable rate limit {text!r}: the window must be longer than 0 s")
+    return int(tokens), seconds, window.strip()
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """An operation's ``x-rate-limit``: bucket ``group``, ``max_tokens`` per ``window`` seconds."""

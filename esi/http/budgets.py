@@ -41,6 +41,30 @@ alias ``ESI_BUDGET_CACHE_ALIAS``):
 - Cache failures are logged and ignored (:func:`esi.http.stats.shared_cache`, which both
   modules use): the gate then works from local knowledge.
 
+Pacing before the 429 (CCP asks clients to slow down as a bucket nears empty): once an
+answer reports a bucket's ``Remaining`` at or below ``ESI_RATE_LIMIT_PACE_BELOW`` of its
+limit or ``ESI_RATE_LIMIT_PACE_TOKENS`` tokens (the larger), the bucket is *paced* for every
+process for a window (a shared map, read with the sync). Requests sent before that are not
+counted in flight: the site's requests in flight on one bucket should cost less than that
+threshold (``PACE_TOKENS`` 100: 50 requests), or a few 429s can still come at the switch. A paced
+request first claims the cost of a 2xx from a shared counter of the tokens the site may
+still spend (``cache.decr``, atomic on django-redis and locmem), and waits while the claim
+would take the counter below zero. The counter is
+
+    last ``Remaining`` - reserve (``ESI_RATE_LIMIT_RESERVE`` of the limit)
+    - tokens claimed by requests still in flight
+    + our tokens that came back since that ``Remaining`` was read
+
+Every paced answer sets it again from its ``Remaining`` (under the bucket's lock, by a
+relative ``incr`` so that claims made meanwhile stay counted); a waiting process credits the
+tokens its own earlier spends gave back (they return one window after they were spent). A
+process killed with a claim in flight holds those tokens until the in-flight count expires
+(two minutes without a paced answer). Without answers for a whole window the counter expires
+and the next claim starts from a full bucket: every token spent before has come back.
+Inside a django-q2 or Celery task, waits longer than ``ESI_TASK_MAX_WAIT`` raise
+(``ESIBucketLimitException`` / ``ESIErrorLimitException`` with ``reset``) instead of holding
+the worker, so that the task decorators can retry later.
+
 Test seams: ``_now`` (the clock, epoch seconds) and ``_sleep`` (how waiting is done) are
 module attributes read at call time, so tests replace them to run without real waiting.
 """
@@ -56,12 +80,13 @@ import math
 import os
 import random
 import re
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import BaseCache
 from django.core.exceptions import ImproperlyConfigured
@@ -117,6 +142,17 @@ _ERROR_KEY = _KEY + "error"
 _BLOCKED_KEY = _KEY + "blocked"
 _INDEX_KEY = _KEY + "buckets"
 _BUCKET_KEY = _KEY + "bucket:"
+_PACED_KEY = _KEY + "paced"
+#: + bucket key + ":avail" (tokens left to claim), ":inflight" (claimed, unanswered),
+#: ":seen" ((epoch read, epoch sent) of the answer that last set ":avail").
+_PACE_KEY = _KEY + "pace:"
+#: The in-flight count expires this long after the last paced answer (a killed process's
+#: claims are held until then).
+_INFLIGHT_TTL = 120
+#: A waiting claim looks again at least this often (seconds), and at most this rarely.
+_PACE_POLL = (0.05, 5.0)
+#: Jitter added to a pacing wait (seconds): short, since tokens come back one by one.
+_PACE_JITTER = (0.0, 0.05)
 
 # ASCII only: ``\d`` would accept other scripts' digits, which ESI never sends.
 _GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -218,6 +254,9 @@ _buckets: dict[str, _Bucket] = {}
 _near: set[str] = set()  # bucket keys whose last known Remaining is low
 _dirty: set[str] = set()  # bucket keys changed since they were last written
 _op_groups: dict[str, str] = {}  # operation -> group ESI reported for it
+_paced: dict[str, float] = {}  # bucket key -> epoch until which it is paced
+_credited: dict[str, float] = {}  # bucket key -> newest return epoch this process credited
+_unclaimed: dict[str, int] = {}  # bucket key -> this process's unpaced requests in flight
 _synced_at = -math.inf
 _flushed_at = -math.inf
 _pruned_at = -math.inf
@@ -226,9 +265,22 @@ _pruned_at = -math.inf
 # --------------------------------------------------------------------------- the gate
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Claim:
+    """Tokens a paced request took from its bucket's shared counter (see the module's
+    pacing notes): ``key`` is the bucket key, ``tokens`` what was claimed (``0`` for a
+    request on a bucket that is not paced: it is counted in flight in this process only),
+    ``sent_at`` the epoch of the claim. Give it back to :func:`after_response` (or
+    :func:`release`)."""
+
+    key: str
+    tokens: int
+    sent_at: float
+
+
 def before_request(
     *, group: str | None, character_id: int | None, operation: str | None = None
-) -> None:
+) -> Claim | None:
     """Wait, or raise, while the error limit or the request's rate-limit bucket is spent.
 
     ``group`` is the operation's ``x-rate-limit`` group from the spec (``None`` if it has
@@ -241,12 +293,19 @@ def before_request(
     while ``remain`` is at or below ``ESI_ERROR_LIMIT_THRESHOLD``. A bucket stops its
     requests while a 429 blocks it (``Retry-After``), or while its last ``Remaining`` is
     below the cost of a 2xx and its tokens are estimated to come back later (see
-    :func:`after_response`).
+    :func:`after_response`). A paced bucket (nearly empty, see the module's notes) also
+    waits until the site has the tokens of a 2xx to spend above the reserve, and returns
+    the :class:`Claim` on them, which the caller hands to :func:`after_response` (or to
+    :func:`release` if it sends nothing after all); a request on a bucket that is not
+    paced gets a claim of no tokens, counted in flight by this process only (so that the
+    counter starts below what it has in flight when the bucket becomes paced); a request
+    without a bucket gets ``None``.
 
     With ``ESI_ERROR_LIMIT_BEHAVIOUR`` / ``ESI_RATE_LIMIT_BEHAVIOUR`` ``"wait"`` (default) it
     sleeps until the reset plus 0.25-1 s of jitter; a wait beyond
     ``ESI_ERROR_LIMIT_MAX_WAIT`` / ``ESI_RATE_LIMIT_MAX_WAIT`` seconds (in total for this
-    call) raises instead.
+    call) raises instead; inside a django-q2 or Celery task the cap is at most
+    ``ESI_TASK_MAX_WAIT``.
 
     Raises:
         ESIErrorLimitException: the error limit is spent; ``reset`` is the seconds left.
@@ -282,8 +341,10 @@ def before_request(
                 ESIErrorLimitException,
             )
             continue
-        until = _blocked.get(key) if key is not None else None
-        if key is not None and until is not None and until > now:
+        if key is None or name is None:
+            return None
+        until = _blocked.get(key)
+        if until is not None and until > now:
             waited_bucket += _hold(
                 "ESI_RATE_LIMIT_BEHAVIOUR",
                 "ESI_RATE_LIMIT_MAX_WAIT",
@@ -292,7 +353,21 @@ def before_request(
                 functools.partial(ESIBucketLimitException, key),
             )
             continue
-        return
+        if _paced.get(key, -math.inf) <= now:
+            with _lock:
+                _unclaimed[key] = _unclaimed.get(key, 0) + 1
+            return Claim(key, 0, now)
+        claim, wait = _claim(key, name, character_id, now)
+        if claim is not None or wait <= 0:
+            return claim
+        waited_bucket += _hold(
+            "ESI_RATE_LIMIT_BEHAVIOUR",
+            "ESI_RATE_LIMIT_MAX_WAIT",
+            wait,
+            waited_bucket,
+            functools.partial(ESIBucketLimitException, key),
+            jitter=_PACE_JITTER,
+        )
 
 
 def _live_error(now: float) -> ErrorLimitState | None:
@@ -307,17 +382,22 @@ def _hold(
     left: float,
     waited: float,
     error: Callable[[float], DjangoEsiException],
+    jitter: tuple[float, float] = _JITTER,
 ) -> float:
-    """Sleep until ``left`` seconds have passed (plus jitter) and return the time slept, or
-    raise ``error(left)`` (``left`` is the exception's ``reset``) when the behaviour is
-    ``"raise"`` or the wait would take this call's waiting past the cap."""
+    """Sleep until ``left`` seconds have passed (plus ``jitter``) and return the time slept,
+    or raise ``error(left)`` (``left`` is the exception's ``reset``) when the behaviour is
+    ``"raise"`` or the wait would take this call's waiting past the cap (``max_wait_name``,
+    or ``ESI_TASK_MAX_WAIT`` if lower while a task runs: see :func:`in_task`)."""
     behaviour = _setting(behaviour_name)
     if behaviour not in ("wait", "raise"):
         raise ImproperlyConfigured(f'{behaviour_name} must be "wait" or "raise", not {behaviour!r}')
     cap = float(_setting(max_wait_name))
+    task_cap = _setting("ESI_TASK_MAX_WAIT")
+    if task_cap is not None and task_cap < cap and in_task():
+        cap = float(task_cap)
     if behaviour == "raise" or waited + left > cap:
         raise error(left)
-    pause = min(left + random.uniform(*_JITTER), cap - waited)
+    pause = min(left + random.uniform(*jitter), cap - waited)
     logger.info("ESI budget spent (%s): waiting %.1f s", behaviour_name, pause)
     _sleep(pause)
     return pause
@@ -330,13 +410,15 @@ def after_response(
     group: str | None,
     character_id: int | None,
     operation: str,
+    claim: Claim | None = None,
 ) -> None:
     """Record what an ESI answer says about the error limit and the rate-limit bucket.
 
     ``status`` is the HTTP status, or ``0`` when no answer came (timeout, connection error:
     ESI counts those against the error limit, so the local ``remain`` drops by one).
     ``headers`` is any mapping; names are matched case-insensitively. ``group``,
-    ``character_id`` and ``operation`` are those given to :func:`before_request`.
+    ``character_id`` and ``operation`` are those given to :func:`before_request`, ``claim``
+    what it returned: its tokens stop counting as in flight.
 
     Read: ``X-ESI-Error-Limit-Remain`` / ``-Reset`` (seconds to the window's end); a 420
     blocks every request until that reset, or for 60 s without it. ``X-Ratelimit-Group``,
@@ -354,12 +436,22 @@ def after_response(
     Never raises for bad input: a malformed, negative, non-finite or absurdly large header
     value is ignored (logged at debug level), and cache failures are logged.
 
+    Pacing: an answer reporting ``Remaining`` at or below ``ESI_RATE_LIMIT_PACE_BELOW`` of
+    the limit (or ``ESI_RATE_LIMIT_PACE_TOKENS``) paces the bucket (for every process); an
+    answer on a paced bucket sets the shared counter of tokens left to claim from its
+    ``Remaining``.
+
     Also feeds :mod:`esi.http.stats`: the error-limit timeline and the 420/429 events.
     """
     now = _now()
     lowered = {str(name).lower(): value for name, value in headers.items()}
     _observe_error_limit(status, lowered, now, group, character_id, operation)
-    _observe_rate_limit(status, lowered, now, group, character_id, operation)
+    if claim is not None and not claim.tokens:
+        _unclaim(claim)
+        claim = None
+    paced = _observe_rate_limit(status, lowered, now, group, character_id, operation)
+    if paced is not None or claim is not None:
+        _settle(paced, claim, now)
 
 
 def _observe_error_limit(
@@ -409,14 +501,16 @@ def _observe_rate_limit(
     group: str | None,
     character_id: int | None,
     operation: str,
-) -> None:
+) -> tuple[str, int, int, int] | None:
+    """Update the local bucket (and the shared state when due); returns ``(bucket key,
+    remaining, limit, window)`` when the answer reported a bucket that is (now) paced."""
     global _flushed_at
     header_group = _group(headers)
     limit = _limit(headers)
     remaining = _count(headers, "x-ratelimit-remaining")
     used = _count(headers, "x-ratelimit-used")
     if status != 429 and (header_group, limit, remaining, used) == (None, None, None, None):
-        return
+        return None
     # The same order as before_request: what ESI said, the spec, then the operation itself.
     name = (
         header_group
@@ -442,9 +536,11 @@ def _observe_rate_limit(
             at=now,
         )
     if name is None:
-        return
+        return None
     key = _bucket_key(name, character_id)
     blocked: dict[str, float] = {}
+    paced: dict[str, float] = {}
+    settle: tuple[str, int, int, int] | None = None
     with _lock:
         if header_group is not None and operation:
             _op_groups[operation] = header_group
@@ -475,14 +571,25 @@ def _observe_rate_limit(
             _near.add(key)
         else:
             _near.discard(key)
+        if status != 429 and remaining is not None and bucket.limit is not None and bucket.window is not None:
+            if remaining <= _pace_threshold(bucket.limit):
+                # Paced for a window (its tokens may not come back sooner); published when
+                # new, and again once half of the period is gone.
+                paced_for = float(bucket.window)
+                if _paced.get(key, -math.inf) < now + paced_for / 2:
+                    paced[key] = now + paced_for
+                _paced[key] = max(_paced.get(key, -math.inf), now + paced_for)
+            if _paced.get(key, -math.inf) > now:
+                settle = (key, remaining, bucket.limit, bucket.window)
         _dirty.add(key)
-        if not blocked and now - _flushed_at < _setting("ESI_BUDGET_SYNC_INTERVAL"):
-            return
+        if not blocked and not paced and now - _flushed_at < _setting("ESI_BUDGET_SYNC_INTERVAL"):
+            return settle
         _flushed_at = now
         snapshots = {k: _buckets[k].state() for k in _dirty}
         _dirty.clear()
         unindexed = [k for k in snapshots if _buckets[k].indexed_until < now + _BUCKET_TTL / 2]
-    _write_buckets(snapshots, unindexed, blocked, now)
+    _write_buckets(snapshots, unindexed, blocked, now, paced)
+    return settle
 
 
 def _tokens_back_at(
@@ -500,6 +607,243 @@ def _tokens_back_at(
 
 def _bucket_key(group: str, character_id: int | None) -> str:
     return f"{group}:{'public' if character_id is None else character_id}"
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+def _pace_threshold(limit: int) -> float:
+    """``Remaining`` at or below which a bucket of ``limit`` tokens is paced: the larger of
+    ``ESI_RATE_LIMIT_PACE_BELOW`` of the limit and ``ESI_RATE_LIMIT_PACE_TOKENS`` tokens
+    (``-1``, nothing, when both are 0: pacing is off)."""
+    below, tokens = _setting("ESI_RATE_LIMIT_PACE_BELOW"), _setting("ESI_RATE_LIMIT_PACE_TOKENS")
+    if not below and not tokens:
+        return -1
+    return max(below * limit, tokens)
+
+
+def _reserve(limit: int) -> int:
+    """Tokens of a bucket of ``limit`` tokens kept unspent (``ESI_RATE_LIMIT_RESERVE``)."""
+    return math.ceil(limit * float(_setting("ESI_RATE_LIMIT_RESERVE")))
+
+
+def _pace_keys(key: str) -> tuple[str, str, str]:
+    base = _PACE_KEY + key
+    return base + ":avail", base + ":inflight", base + ":seen"
+
+
+def _local_bucket(cache: BaseCache, key: str, name: str, character_id: int | None) -> _Bucket | None:
+    """This process's bucket ``key`` with its limit known, from the shared snapshot if this
+    process has not seen an answer of it (another process paced it)."""
+    bucket = _buckets.get(key)
+    if bucket is not None and bucket.limit is not None and bucket.window is not None:
+        return bucket
+    state = _decode_bucket(cache.get(_BUCKET_KEY + key))
+    if state is None or state.limit is None or state.window_seconds is None:
+        return None
+    with _lock:
+        bucket = _buckets.get(key)
+        if bucket is None:
+            bucket = _buckets[key] = _Bucket(name, character_id)
+        if bucket.limit is None or bucket.window is None:
+            bucket.limit, bucket.window = state.limit, state.window_seconds
+            if bucket.updated_at < state.updated_at:
+                bucket.remaining, bucket.updated_at = state.remaining, state.updated_at
+    return bucket
+
+
+def _returned(bucket: _Bucket, after: float, now: float) -> int:
+    """Tokens our own spends of ``bucket`` gave back in ``(after, now]``."""
+    window = bucket.window or 0
+    with _lock:
+        return sum(tokens for at, tokens in bucket.spends if after < at + window <= now)
+
+
+def _next_return(bucket: _Bucket, now: float) -> float | None:
+    """Epoch at which the next of our own spends of ``bucket`` gives its tokens back."""
+    window = bucket.window or 0
+    with _lock:
+        return min((at + window for at, _ in bucket.spends if at + window > now), default=None)
+
+
+def _claim(key: str, name: str, character_id: int | None, now: float) -> tuple[Claim | None, float]:
+    """Claim the cost of a 2xx from the paced bucket ``key``: ``(claim, 0.0)``, or ``(None,
+    seconds to wait)`` when the site has no tokens to spend above the reserve (after
+    crediting what our own spends gave back), or ``(None, 0.0)`` when pacing cannot work
+    (limit unknown, cache failure): the request then goes as without pacing."""
+    avail_key, inflight_key, seen_key = _pace_keys(key)
+    with stats.shared_cache() as cache:
+        bucket = _local_bucket(cache, key, name, character_id)
+        if bucket is None:
+            return None, 0.0
+        window, limit = cast(int, bucket.window), cast(int, bucket.limit)
+        taken = _take(cache, avail_key)
+        if taken is None:
+            _seed(cache, bucket, key, now)
+            taken = _take(cache, avail_key)
+            if taken is None:  # evicted at once: go unpaced this time
+                return None, 0.0
+        if not taken:
+            with _locked(cache, avail_key) as held:
+                # Unlocked, a credit could count what a concurrent answer counts: skip it.
+                seen = _decode_seen(cache.get(seen_key)) if held else None
+                since = max(seen[0] if seen else -math.inf, _credited.get(key, -math.inf))
+                credit = _returned(bucket, since, now) if held else 0
+                if credit:
+                    cache.incr(avail_key, credit)
+                    _credited[key] = now
+            taken = bool(credit) and bool(_take(cache, avail_key))
+        if taken:
+            try:
+                cache.incr(inflight_key, _COST_2XX)
+            except (ValueError, TypeError):
+                if not cache.add(inflight_key, _COST_2XX, timeout=_INFLIGHT_TTL):
+                    cache.set(inflight_key, _COST_2XX, timeout=_INFLIGHT_TTL)  # not a number
+            return Claim(key, _COST_2XX, now), 0.0
+        comes_back = _next_return(bucket, now)
+        poll = min(max(window * _COST_2XX / limit, _PACE_POLL[0]), _PACE_POLL[1])
+        return None, poll if comes_back is None else min(max(comes_back - now, _PACE_POLL[0]), poll)
+    return None, 0.0
+
+
+def _take(cache: BaseCache, avail_key: str) -> bool | None:
+    """Take the cost of a 2xx from the counter: ``True``, ``False`` (too few left: nothing
+    taken), or ``None`` when there is no counter (a value that is not a number is dropped)."""
+    try:
+        left = cache.decr(avail_key, _COST_2XX)
+    except ValueError:
+        return None
+    except TypeError:  # not a number: someone else's value
+        cache.delete(avail_key)
+        return None
+    if left >= 0:
+        return True
+    try:
+        cache.incr(avail_key, _COST_2XX)  # not taken after all
+    except (ValueError, TypeError):
+        pass  # expired meanwhile: the next claim seeds it again
+    return False
+
+
+def _seed(cache: BaseCache, bucket: _Bucket, key: str, now: float) -> None:
+    """Start the counter of paced bucket ``key`` from this process's last ``Remaining`` of
+    it (plus what our spends gave back since), or from a full bucket when that is older than
+    a window; less the reserve and the tokens in flight. ``add``: a concurrent seed wins."""
+    avail_key, inflight_key, seen_key = _pace_keys(key)
+    limit, window = cast(int, bucket.limit), cast(int, bucket.window)
+    if bucket.remaining is not None and now - bucket.updated_at < window:
+        tokens = bucket.remaining + _returned(bucket, bucket.updated_at, now)
+        read_at = bucket.updated_at
+    else:
+        tokens, read_at = limit, now
+    inflight = _in_flight(cache.get(inflight_key), key)
+    if cache.add(avail_key, min(tokens, limit) - _reserve(limit) - inflight, timeout=window):
+        # Our returns up to now are in the seed: credits start after now.
+        cache.set(seen_key, (now, read_at), timeout=window)
+
+
+def _settle(paced: tuple[str, int, int, int] | None, claim: Claim | None, now: float) -> None:
+    """After an answer: the claim's tokens are no longer in flight, and an answer on a paced
+    bucket sets its counter from ``Remaining`` (see the module's notes). An answer sent
+    before the one that last set the counter may only lower it (it may be older news)."""
+    with stats.shared_cache() as cache:
+        if claim is not None and (paced is None or paced[0] != claim.key):
+            _release(cache, claim)
+            claim = None
+        if paced is None:
+            return
+        key, remaining, limit, window = paced
+        avail_key, inflight_key, seen_key = _pace_keys(key)
+        sent_at = claim.sent_at if claim is not None else now
+        if claim is not None:
+            _release(cache, claim)
+        with _locked(cache, avail_key) as held:
+            if not held:
+                return  # a relative update racing another would count twice: the next answer sets it
+            values = cache.get_many([avail_key, inflight_key, seen_key])
+            fresh = remaining - _reserve(limit) - _in_flight(values.get(inflight_key), key)
+            current = values.get(avail_key)
+            seen = _decode_seen(values.get(seen_key))
+            if not isinstance(current, int):
+                cache.set(avail_key, fresh, timeout=window)
+            elif seen is None or sent_at >= seen[1] or fresh < current:
+                if fresh != current:
+                    cache.incr(avail_key, fresh - current)
+                cache.touch(avail_key, window)
+            else:
+                return
+            cache.set(seen_key, (now, sent_at), timeout=window)
+            cache.touch(inflight_key, _INFLIGHT_TTL)
+
+
+def _release(cache: BaseCache, claim: Claim) -> None:
+    inflight_key = _pace_keys(claim.key)[1]
+    try:
+        cache.decr(inflight_key, claim.tokens)
+    except (ValueError, TypeError):
+        pass  # expired (or not a number): nothing is counted in flight any more
+
+
+def release(claim: Claim | None) -> None:
+    """Give back a claim whose request was never sent: its tokens stop counting as in
+    flight (they stay spent until the next answer sets the counter again)."""
+    if claim is not None and not claim.tokens:
+        _unclaim(claim)
+    elif claim is not None:
+        with stats.shared_cache() as cache:
+            _release(cache, claim)
+
+
+def _unclaim(claim: Claim) -> None:
+    with _lock:
+        left = _unclaimed.get(claim.key, 0) - 1
+        if left > 0:
+            _unclaimed[claim.key] = left
+        else:
+            _unclaimed.pop(claim.key, None)
+
+
+def _in_flight(shared: Any, key: str) -> int:
+    """Tokens in flight on bucket ``key``: the shared count of claims (``shared``, as read
+    from the cache) and this process's unpaced requests, each at the cost of a 2xx."""
+    claimed = shared if isinstance(shared, int) and shared > 0 else 0
+    return claimed + _COST_2XX * _unclaimed.get(key, 0)
+
+
+def _decode_seen(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return float(value[0]), float(value[1])
+    return None
+
+
+def page_window(*, group: str | None, character_id: int | None, operation: str | None, wanted: int) -> int:
+    """How many pages of ``operation`` to have in flight at once: ``wanted`` (the
+    ``ESI_PAGE_CONCURRENCY``), but no more than the 2xx answers the bucket's last known
+    ``Remaining`` pays for above the reserve while it is paced (at least 1): a small bucket
+    is not emptied by one fan-out. Local knowledge only; no cache I/O."""
+    name = (_op_groups.get(operation) if operation else None) or group
+    if name is None:
+        return wanted
+    key = _bucket_key(name, character_id)
+    bucket = _buckets.get(key)
+    if _paced.get(key, -math.inf) <= _now() or bucket is None or bucket.remaining is None or bucket.limit is None:
+        return wanted
+    return max(1, min(wanted, (bucket.remaining - _reserve(bucket.limit)) // _COST_2XX))
+
+
+def in_task() -> bool:
+    """Whether this thread runs a django-q2 task or a Celery task in a worker (not a task
+    object called directly). Never imports Celery."""
+    from esi import task_engines
+
+    if task_engines.current_django_q_task() is not None:
+        return True
+    celery = sys.modules.get("celery")
+    current = getattr(celery, "current_task", None) if celery is not None else None
+    if not current:
+        return False
+    request = getattr(current, "request", None)
+    return request is not None and not getattr(request, "called_directly", True)
 
 
 # --------------------------------------------------------------------------- merging
@@ -550,9 +894,10 @@ def _decode_bucket(value: Any) -> BucketState | None:
 
 
 @contextmanager
-def _locked(cache: BaseCache, name: str) -> Iterator[None]:
+def _locked(cache: BaseCache, name: str) -> Iterator[bool]:
     """Hold the cross-process lock of key ``name``, made with ``cache.add`` (atomic in
-    django-redis, memcached and locmem). After 50 ms of waiting the block runs without it."""
+    django-redis, memcached and locmem). After 50 ms of waiting the block runs without it;
+    it gets whether the lock is held."""
     lock = name + ":lock"
     deadline = time.monotonic() + _LOCK_WAIT
     held = cache.add(lock, 1, timeout=_LOCK_TTL)
@@ -563,7 +908,7 @@ def _locked(cache: BaseCache, name: str) -> Iterator[None]:
     if not held:
         logger.debug("ESI budgets: %s busy, updating without it", lock)
     try:
-        yield
+        yield bool(held)
     finally:
         if held:
             cache.delete(lock)
@@ -574,17 +919,17 @@ def _sync(now: float) -> None:
     global _synced_at, _error
     _synced_at = now
     with stats.shared_cache() as cache:
-        values = cache.get_many([_ERROR_KEY, _BLOCKED_KEY])
+        values = cache.get_many([_ERROR_KEY, _BLOCKED_KEY, _PACED_KEY])
         shared_error = _decode_error(values.get(_ERROR_KEY))
-        shared_blocked = values.get(_BLOCKED_KEY)
         with _lock:
             _error = _merge(_error, shared_error)
-            if isinstance(shared_blocked, dict):
-                for key, until in shared_blocked.items():
-                    if until > _blocked.get(key, -math.inf):
-                        _blocked[key] = until
-            for key in [key for key, until in _blocked.items() if until <= now]:
-                del _blocked[key]
+            for local, shared in ((_blocked, values.get(_BLOCKED_KEY)), (_paced, values.get(_PACED_KEY))):
+                if isinstance(shared, dict):
+                    for key, until in shared.items():
+                        if isinstance(until, (int, float)) and until > local.get(key, -math.inf):
+                            local[key] = until
+                for key in [key for key, until in local.items() if until <= now]:
+                    del local[key]
     if now - _pruned_at >= _PRUNE_INTERVAL:
         _prune(now)
 
@@ -619,10 +964,14 @@ def _publish_error() -> None:
 
 
 def _write_buckets(
-    snapshots: dict[str, BucketState], unindexed: list[str], blocked: dict[str, float], now: float
+    snapshots: dict[str, BucketState],
+    unindexed: list[str],
+    blocked: dict[str, float],
+    now: float,
+    paced: dict[str, float] | None = None,
 ) -> None:
-    """Write bucket snapshots; add blocks to the shared blocked map and new buckets to the
-    index that :func:`rate_limits` reads."""
+    """Write bucket snapshots; add blocks to the shared blocked map, paced buckets to the
+    paced map, and new buckets to the index that :func:`rate_limits` reads."""
     with stats.shared_cache() as cache:
         cache.set_many(
             {_BUCKET_KEY + key: dataclasses.astuple(state) for key, state in snapshots.items()},
@@ -630,6 +979,8 @@ def _write_buckets(
         )
         if blocked:
             _update_map(cache, _BLOCKED_KEY, blocked, now)
+        if paced:
+            _update_map(cache, _PACED_KEY, paced, now)
         if unindexed:
             _update_map(cache, _INDEX_KEY, dict.fromkeys(unindexed, now + _BUCKET_TTL), now)
             with _lock:
@@ -718,7 +1069,16 @@ def reset() -> None:
         index = cache.get(_INDEX_KEY)
         keys = set(index) if isinstance(index, dict) else set()
         keys.update(_buckets)
-        cache.delete_many([_ERROR_KEY, _BLOCKED_KEY, _INDEX_KEY, *(_BUCKET_KEY + k for k in keys)])
+        cache.delete_many(
+            [
+                _ERROR_KEY,
+                _BLOCKED_KEY,
+                _INDEX_KEY,
+                _PACED_KEY,
+                *(_BUCKET_KEY + k for k in keys),
+                *(_PACE_KEY + k + suffix for k in keys for suffix in (":avail", ":inflight", ":seen")),
+            ]
+        )
     _forget_local_state()
 
 
@@ -732,6 +1092,9 @@ def _forget_local_state() -> None:
         _near.clear()
         _dirty.clear()
         _op_groups.clear()
+        _paced.clear()
+        _credited.clear()
+        _unclaimed.clear()
         _synced_at = _flushed_at = _pruned_at = -math.inf
 
 

@@ -243,11 +243,12 @@ def send(
     attempt = 0
     while True:
         gate = time.monotonic()
-        budgets.before_request(group=group, character_id=character_id, operation=operation)
+        claim = budgets.before_request(group=group, character_id=character_id, operation=operation)
         ends += time.monotonic() - gate  # the gate's waits have caps of their own
         started = time.perf_counter()
         left = ends - time.monotonic()
         if left <= 0:
+            budgets.release(claim)
             raise connection_error(f"ESI gave no complete answer to {operation} within {total:g} s")
         try:
             with deadline.limit(left):
@@ -263,7 +264,9 @@ def send(
                 )
                 content = _read_body(answer, limit, operation)
         except _TRANSPORT_ERRORS as exc:
-            budgets.after_response(status=0, headers={}, group=group, character_id=character_id, operation=operation)
+            budgets.after_response(
+                status=0, headers={}, group=group, character_id=character_id, operation=operation, claim=claim
+            )
             stats.record_response(status=0, operation=operation, from_cache=False, elapsed=time.perf_counter() - started)
             if attempt < connection_retries and _wait_within(attempt, ends):
                 attempt += 1
@@ -276,6 +279,7 @@ def send(
                 group=group,
                 character_id=character_id,
                 operation=operation,
+                claim=claim,
             )
             elapsed = time.perf_counter() - started
             stats.record_response(status=0, operation=operation, from_cache=False, elapsed=elapsed)
@@ -283,7 +287,12 @@ def send(
         elapsed = time.perf_counter() - started
         status = answer.status_code
         budgets.after_response(
-            status=status, headers=answer.headers, group=group, character_id=character_id, operation=operation
+            status=status,
+            headers=answer.headers,
+            group=group,
+            character_id=character_id,
+            operation=operation,
+            claim=claim,
         )
         stats.record_response(status=status, operation=operation, from_cache=False, elapsed=elapsed)
         esi_request_statistics.send(

@@ -96,6 +96,9 @@ def test_refuses_a_non_loopback_host():
         (["--latency", "inf"], "argument --latency: 'inf' is not a finite"),
         (["--latency", "-0.5"], "argument --latency: '-0.5' is not a finite"),
         (["--latency", "soon"], "argument --latency: 'soon' is not a number of seconds"),
+        (["--rate-limit", "40"], "argument --rate-limit: unreadable rate limit '40'"),
+        (["--rate-limit", "0/10s"], "argument --rate-limit: unreadable rate limit '0/10s'"),
+        (["--rate-limit", "40/soon"], "argument --rate-limit: unreadable rate limit '40/soon'"),
     ],
 )
 def test_bad_arguments_are_usage_errors(args, message):

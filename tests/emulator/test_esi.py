@@ -345,6 +345,29 @@ def test_keep_alive_reuses_one_connection(esi_emulator, session):
     assert len({r.client_port for r in esi_emulator.requests}) == 1
 
 
+def test_every_bucket_can_be_given_one_size(session):
+    with Emulator(rate_limit="4/2s") as emulator:
+        token = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS])
+        url = f"{emulator.url}/characters/{ADA}/notifications"
+        first = session.get(url, headers=bearer(token))
+        assert (first.headers["X-Ratelimit-Limit"], first.headers["X-Ratelimit-Remaining"]) == ("4/2s", "2")
+        assert session.get(url, headers=bearer(token)).headers["X-Ratelimit-Remaining"] == "0"
+        limited = session.get(url, headers=bearer(token))
+        assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 2
+        # Public buckets too (per IP): /incursions is 150/15m in the spec.
+        assert session.get(f"{emulator.url}/incursions").headers["X-Ratelimit-Limit"] == "4/2s"
+        time.sleep(2.05)
+        assert session.get(url, headers=bearer(token)).status_code == 200
+        statuses = emulator.state()["requests"]["esi_statuses"]
+    assert statuses == {"200": 4, "429": 1}
+
+
+@pytest.mark.parametrize("size", ["", "4", "x/2s", "0/2s", "4/0s", "4/2y", "-1/2s", "4/ 2 s"])
+def test_a_bucket_size_that_is_not_one_is_refused(size):
+    with pytest.raises(ValueError, match="unreadable rate limit"):
+        Emulator(rate_limit=size)
+
+
 def test_rate_limits_can_be_switched_off(session):
     with Emulator(rate_limits=False) as emulator:
         token = emulator.sso.issue_access_token(ADA, [NOTIFICATIONS])

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from esi import app_settings
 from esi.emulator import Emulator
-from esi.emulator.spec import SpecError
+from esi.emulator.spec import SpecError, parse_rate_limit
 
 
 def is_loopback(host: str) -> bool:
@@ -49,6 +49,16 @@ def seconds(text: str) -> float:
     return value
 
 
+def rate_limit(text: str) -> str:
+    """``--rate-limit``: ``<tokens>/<window>`` (``40/10s``). Raises
+    ``argparse.ArgumentTypeError`` for anything else."""
+    try:
+        parse_rate_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 class Command(BaseCommand):
     help = (
         "Serve an emulator of EVE SSO v2 and ESI on loopback, so the site works offline. "
@@ -72,6 +82,13 @@ class Command(BaseCommand):
             "--no-rate-limits",
             action="store_true",
             help="Never answer 429 from the rate-limit groups (for benchmarks).",
+        )
+        parser.add_argument(
+            "--rate-limit",
+            type=rate_limit,
+            default=None,
+            metavar="TOKENS/WINDOW",
+            help="Size every rate-limit bucket so (e.g. 40/10s) instead of the spec's x-rate-limit.",
         )
         parser.add_argument("--verbose", action="store_true", help="Log every request to stderr.")
         parser.add_argument(
@@ -103,6 +120,7 @@ class Command(BaseCommand):
                 client_secret=client_secret,
                 verbose=options["verbose"],
                 rate_limits=not options["no_rate_limits"],
+                rate_limit=options["rate_limit"],
                 state_file=options["state_file"],
             )
             url = emulator.url
