@@ -44,9 +44,11 @@ alias ``ESI_BUDGET_CACHE_ALIAS``):
 Pacing before the 429 (CCP asks clients to slow down as a bucket nears empty): once an
 answer reports a bucket's ``Remaining`` at or below ``ESI_RATE_LIMIT_PACE_BELOW`` of its
 limit or ``ESI_RATE_LIMIT_PACE_TOKENS`` tokens (the larger), the bucket is *paced* for every
-process for a window (a shared map, read with the sync). Requests sent before that are not
-counted in flight: the site's requests in flight on one bucket should cost less than that
-threshold (``PACE_TOKENS`` 100: 50 requests), or a few 429s can still come at the switch. A paced
+process for a window (a shared map, read with the sync). Unpaced requests are counted in
+flight by their own process only, except a process's first requests on a bucket, which are
+counted for every process: the site's requests in flight on one bucket should cost less
+than that threshold (``PACE_TOKENS`` 100: 50 requests), or a few 429s can still come at the
+switch. A paced
 request first claims the cost of a 2xx from a shared counter of the tokens the site may
 still spend (``cache.decr``, atomic on django-redis and locmem), and waits while the claim
 would take the counter below zero. The counter is
@@ -56,7 +58,8 @@ would take the counter below zero. The counter is
     + our tokens that came back since that ``Remaining`` was read
 
 Every paced answer sets it again from its ``Remaining`` (under the bucket's lock, by a
-relative ``incr`` so that claims made meanwhile stay counted); a waiting process credits the
+relative ``incr`` so that claims made meanwhile stay counted; an answer to a request sent
+before the last setting answer came may only lower it); a waiting process credits the
 tokens its own earlier spends gave back (they return one window after they were spent). A
 process killed with a claim in flight holds those tokens until the in-flight count expires
 (two minutes without a paced answer). Without answers for a whole window the counter expires
@@ -144,7 +147,7 @@ _INDEX_KEY = _KEY + "buckets"
 _BUCKET_KEY = _KEY + "bucket:"
 _PACED_KEY = _KEY + "paced"
 #: + bucket key + ":avail" (tokens left to claim), ":inflight" (claimed, unanswered),
-#: ":seen" ((epoch read, epoch sent) of the answer that last set ":avail").
+#: ":seen" ((epoch received, epoch sent) of the answer that last set ":avail").
 _PACE_KEY = _KEY + "pace:"
 #: The in-flight count expires this long after the last paced answer (a killed process's
 #: claims are held until then).
@@ -296,10 +299,11 @@ def before_request(
     :func:`after_response`). A paced bucket (nearly empty, see the module's notes) also
     waits until the site has the tokens of a 2xx to spend above the reserve, and returns
     the :class:`Claim` on them, which the caller hands to :func:`after_response` (or to
-    :func:`release` if it sends nothing after all); a request on a bucket that is not
-    paced gets a claim of no tokens, counted in flight by this process only (so that the
-    counter starts below what it has in flight when the bucket becomes paced); a request
-    without a bucket gets ``None``.
+    :func:`release` if it sends nothing after all). A request on a bucket that is not
+    paced is still counted in flight, so that the counter starts below what is in flight
+    when the bucket becomes paced: in the shared count while this process has seen no
+    answer of the bucket (its first requests), else in this process only (a claim of no
+    tokens, no cache I/O). A request without a bucket gets ``None``.
 
     With ``ESI_ERROR_LIMIT_BEHAVIOUR`` / ``ESI_RATE_LIMIT_BEHAVIOUR`` ``"wait"`` (default) it
     sleeps until the reset plus 0.25-1 s of jitter; a wait beyond
@@ -354,6 +358,13 @@ def before_request(
             )
             continue
         if _paced.get(key, -math.inf) <= now:
+            bucket = _buckets.get(key)
+            if bucket is None or bucket.limit is None:
+                # Nothing known yet (the first requests of this process): counted in flight
+                # for every process, since they may be what empties a small bucket.
+                registered = _register(key, now)
+                if registered is not None:
+                    return registered
             with _lock:
                 _unclaimed[key] = _unclaimed.get(key, 0) + 1
             return Claim(key, 0, now)
@@ -690,20 +701,37 @@ def _claim(key: str, name: str, character_id: int | None, now: float) -> tuple[C
                 since = max(seen[0] if seen else -math.inf, _credited.get(key, -math.inf))
                 credit = _returned(bucket, since, now) if held else 0
                 if credit:
-                    cache.incr(avail_key, credit)
-                    _credited[key] = now
+                    try:
+                        cache.incr(avail_key, credit)
+                        _credited[key] = now
+                    except (ValueError, TypeError):
+                        credit = 0  # expired meanwhile: the next claim seeds it
             taken = bool(credit) and bool(_take(cache, avail_key))
         if taken:
-            try:
-                cache.incr(inflight_key, _COST_2XX)
-            except (ValueError, TypeError):
-                if not cache.add(inflight_key, _COST_2XX, timeout=_INFLIGHT_TTL):
-                    cache.set(inflight_key, _COST_2XX, timeout=_INFLIGHT_TTL)  # not a number
+            _count_in_flight(cache, inflight_key)
             return Claim(key, _COST_2XX, now), 0.0
         comes_back = _next_return(bucket, now)
         poll = min(max(window * _COST_2XX / limit, _PACE_POLL[0]), _PACE_POLL[1])
         return None, poll if comes_back is None else min(max(comes_back - now, _PACE_POLL[0]), poll)
     return None, 0.0
+
+
+def _register(key: str, now: float) -> Claim | None:
+    """Count a request on a bucket this process knows nothing of in the shared in-flight
+    count (no tokens are taken from the counter); ``None`` if the cache failed."""
+    inflight_key = _pace_keys(key)[1]
+    with stats.shared_cache() as cache:
+        _count_in_flight(cache, inflight_key)
+        return Claim(key, _COST_2XX, now)
+    return None
+
+
+def _count_in_flight(cache: BaseCache, inflight_key: str) -> None:
+    try:
+        cache.incr(inflight_key, _COST_2XX)
+    except (ValueError, TypeError):
+        if not cache.add(inflight_key, _COST_2XX, timeout=_INFLIGHT_TTL):
+            cache.set(inflight_key, _COST_2XX, timeout=_INFLIGHT_TTL)  # not a number
 
 
 def _take(cache: BaseCache, avail_key: str) -> bool | None:
@@ -744,8 +772,9 @@ def _seed(cache: BaseCache, bucket: _Bucket, key: str, now: float) -> None:
 
 def _settle(paced: tuple[str, int, int, int] | None, claim: Claim | None, now: float) -> None:
     """After an answer: the claim's tokens are no longer in flight, and an answer on a paced
-    bucket sets its counter from ``Remaining`` (see the module's notes). An answer sent
-    before the one that last set the counter may only lower it (it may be older news)."""
+    bucket sets its counter from ``Remaining`` (see the module's notes). An answer to a
+    request sent before the answer that last set the counter came may only lower it: ESI
+    may have counted that request before the other one, which is no longer in flight."""
     with stats.shared_cache() as cache:
         if claim is not None and (paced is None or paced[0] != claim.key):
             _release(cache, claim)
@@ -759,16 +788,22 @@ def _settle(paced: tuple[str, int, int, int] | None, claim: Claim | None, now: f
             _release(cache, claim)
         with _locked(cache, avail_key) as held:
             if not held:
-                return  # a relative update racing another would count twice: the next answer sets it
+                # A relative update racing another would count twice: the next answer sets
+                # it. The counter still lives on: answers are coming.
+                cache.touch(avail_key, window)
+                return
             values = cache.get_many([avail_key, inflight_key, seen_key])
             fresh = remaining - _reserve(limit) - _in_flight(values.get(inflight_key), key)
             current = values.get(avail_key)
             seen = _decode_seen(values.get(seen_key))
             if not isinstance(current, int):
                 cache.set(avail_key, fresh, timeout=window)
-            elif seen is None or sent_at >= seen[1] or fresh < current:
-                if fresh != current:
-                    cache.incr(avail_key, fresh - current)
+            elif seen is None or sent_at >= seen[0] or fresh < current:
+                try:
+                    if fresh != current:
+                        cache.incr(avail_key, fresh - current)
+                except ValueError:  # expired since the read
+                    cache.add(avail_key, fresh, timeout=window)
                 cache.touch(avail_key, window)
             else:
                 return
