@@ -363,7 +363,12 @@ def before_request(
                 # Nothing known yet (the first requests of this process): counted in flight
                 # for every process, since they may be what empties a small bucket.
                 registered = _register(key, now)
-                if registered is not None:
+                if registered is _PACED_ELSEWHERE:
+                    # Another process paces it and its tokens are claimed: claim like it.
+                    with _lock:
+                        _paced[key] = max(_paced.get(key, -math.inf), now + _DEFAULT_RETRY_AFTER)
+                    continue
+                if isinstance(registered, Claim):
                     return registered
             with _lock:
                 _unclaimed[key] = _unclaimed.get(key, 0) + 1
@@ -634,8 +639,12 @@ def _pace_threshold(limit: int) -> float:
 
 
 def _reserve(limit: int) -> int:
-    """Tokens of a bucket of ``limit`` tokens kept unspent (``ESI_RATE_LIMIT_RESERVE``)."""
-    return math.ceil(limit * float(_setting("ESI_RATE_LIMIT_RESERVE")))
+    """Tokens of a bucket of ``limit`` tokens kept unspent: ``ESI_RATE_LIMIT_RESERVE`` of
+    it, rounded up, and at least the cost of one 2xx unless the setting is 0 (a margin of
+    less than one request would be no margin: answers can be counted by ESI in another
+    order than they arrive)."""
+    fraction = float(_setting("ESI_RATE_LIMIT_RESERVE"))
+    return max(_COST_2XX, math.ceil(limit * fraction)) if fraction > 0 else 0
 
 
 def _pace_keys(key: str) -> tuple[str, str, str]:
@@ -716,11 +725,20 @@ def _claim(key: str, name: str, character_id: int | None, now: float) -> tuple[C
     return None, 0.0
 
 
-def _register(key: str, now: float) -> Claim | None:
-    """Count a request on a bucket this process knows nothing of in the shared in-flight
-    count (no tokens are taken from the counter); ``None`` if the cache failed."""
-    inflight_key = _pace_keys(key)[1]
+#: What :func:`_register` returns when another process paces the bucket and no tokens are left.
+_PACED_ELSEWHERE = object()
+
+
+def _register(key: str, now: float) -> Claim | object | None:
+    """A request on a bucket this process knows nothing of: if another process paces it
+    (there is a counter), claim from that counter, or return :data:`_PACED_ELSEWHERE` when
+    it has no tokens left (the caller then waits like a paced request); otherwise count the
+    request in flight for every process, so that the first answer's counter leaves room for
+    it. ``None`` if the cache failed."""
+    avail_key, inflight_key, _ = _pace_keys(key)
     with stats.shared_cache() as cache:
+        if _take(cache, avail_key) is False:
+            return _PACED_ELSEWHERE
         _count_in_flight(cache, inflight_key)
         return Claim(key, _COST_2XX, now)
     return None
