@@ -96,6 +96,13 @@ class DashboardInBrowserTests(EmulatorTestCaseMixin, StaticLiveServerTestCase):
     def open(self, path: str) -> None:
         self.browser.get(self.live_server_url + path)
 
+    def click_and_load(self, element, timeout: float = 10) -> None:
+        """Click ``element`` and wait until the page it was on is gone: until then, a
+        selector the next page also has finds the old page's element."""
+        page = self.browser.find_element(By.TAG_NAME, "html")
+        element.click()
+        WebDriverWait(self.browser, timeout).until(expected_conditions.staleness_of(page))
+
     def wait_for(self, selector: str, timeout: float = 10):
         return WebDriverWait(self.browser, timeout).until(
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, selector))
@@ -209,7 +216,7 @@ class DashboardInBrowserTests(EmulatorTestCaseMixin, StaticLiveServerTestCase):
 
         # Filter the table by state from the form.
         Select(self.browser.find_element(By.ID, "id_state")).select_by_value("failing")
-        self.browser.find_element(By.CSS_SELECTOR, ".esi-filters button[type=submit]").click()
+        self.click_and_load(self.browser.find_element(By.CSS_SELECTOR, ".esi-filters button[type=submit]"))
         self.wait_for("#esi-token-table")
         rows = self.browser.find_elements(By.CSS_SELECTOR, "#esi-token-table tbody tr")
         self.assertEqual(len(rows), 1)
@@ -235,7 +242,7 @@ class DashboardInBrowserTests(EmulatorTestCaseMixin, StaticLiveServerTestCase):
         # Four expired refreshable tokens, but the failing one is backing off: three.
         self.assertIn("3 token(s): 3 refreshed", self.text(".esi-task"))
         self.assertTrue(self.browser.find_element(By.CSS_SELECTOR, ".esi-tasks-reload").is_displayed())
-        self.browser.find_element(By.CSS_SELECTOR, ".esi-tasks-reload a").click()
+        self.click_and_load(self.browser.find_element(By.CSS_SELECTOR, ".esi-tasks-reload a"))
         self.wait_for("#esi-token-table")
         self.screenshot("health")
 
@@ -248,7 +255,7 @@ class DashboardInBrowserTests(EmulatorTestCaseMixin, StaticLiveServerTestCase):
         self.assertIn("8 tokens", self.text(".esi-count-totals"))
         required = self.text("#esi-required")
         self.assertIn(MAIL, required)
-        self.browser.find_element(By.CSS_SELECTOR, "a[href*='missing=esi-mail']").click()
+        self.click_and_load(self.browser.find_element(By.CSS_SELECTOR, "a[href*='missing=esi-mail']"))
         self.wait_for("#missing")
         self.assertEqual(len(self.browser.find_elements(By.CSS_SELECTOR, "#missing tbody tr")), 4)
         self.screenshot("scopes")
@@ -267,7 +274,7 @@ class DashboardInBrowserTests(EmulatorTestCaseMixin, StaticLiveServerTestCase):
         for checkbox in self.browser.find_elements(By.CSS_SELECTOR, "#result_list input.action-select")[:2]:
             checkbox.click()
         Select(self.browser.find_element(By.NAME, "action")).select_by_value("refresh_selected")
-        self.browser.find_element(By.NAME, "index").click()
+        self.click_and_load(self.browser.find_element(By.NAME, "index"))
         self.wait_for("ul.messagelist")
         self.assertRegex(self.messages()[0], r"^Refresh of 2 selected tokens queued as task [0-9a-f]{32}\.$")
         self.assertIn("2 token(s): 2 refreshed", self.text(".esi-task"))
