@@ -737,11 +737,27 @@ def _register(key: str, now: float) -> Claim | object | None:
     it. ``None`` if the cache failed."""
     avail_key, inflight_key, _ = _pace_keys(key)
     with stats.shared_cache() as cache:
-        if _take(cache, avail_key) is False:
-            return _PACED_ELSEWHERE
+        # Counted first: a counter made after this sees it in flight (see _start_counter).
         _count_in_flight(cache, inflight_key)
+        if _take(cache, avail_key) is False:
+            _release(cache, Claim(key, _COST_2XX, now))
+            return _PACED_ELSEWHERE
         return Claim(key, _COST_2XX, now)
     return None
+
+
+def _start_counter(cache: BaseCache, key: str, tokens: int, inflight_read: Any, window: int) -> bool:
+    """Create the counter of bucket ``key`` (if none exists) at ``tokens`` less what was in
+    flight when ``inflight_read`` was read; then subtract what was counted in flight since,
+    by a request that may have looked for the counter before it existed and gone without
+    taking from it. Returns whether this call created it."""
+    avail_key, inflight_key, _ = _pace_keys(key)
+    if not cache.add(avail_key, tokens - _in_flight(inflight_read, key), timeout=window):
+        return False
+    later = _in_flight(cache.get(inflight_key), key) - _in_flight(inflight_read, key)
+    if later > 0:
+        cache.decr(avail_key, later)
+    return True
 
 
 def _count_in_flight(cache: BaseCache, inflight_key: str) -> None:
@@ -782,8 +798,7 @@ def _seed(cache: BaseCache, bucket: _Bucket, key: str, now: float) -> None:
         read_at = bucket.updated_at
     else:
         tokens, read_at = limit, now
-    inflight = _in_flight(cache.get(inflight_key), key)
-    if cache.add(avail_key, min(tokens, limit) - _reserve(limit) - inflight, timeout=window):
+    if _start_counter(cache, key, min(tokens, limit) - _reserve(limit), cache.get(inflight_key), window):
         # Our returns up to now are in the seed: credits start after now.
         cache.set(seen_key, (now, read_at), timeout=window)
 
@@ -815,7 +830,10 @@ def _settle(paced: tuple[str, int, int, int] | None, claim: Claim | None, now: f
             current = values.get(avail_key)
             seen = _decode_seen(values.get(seen_key))
             if not isinstance(current, int):
-                cache.set(avail_key, fresh, timeout=window)
+                if current is not None:
+                    cache.delete(avail_key)  # not a number: someone else's value
+                if not _start_counter(cache, key, remaining - _reserve(limit), values.get(inflight_key), window):
+                    return  # a claim seeded it meanwhile
             elif seen is None or sent_at >= seen[0] or fresh < current:
                 try:
                     if fresh != current:

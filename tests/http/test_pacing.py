@@ -416,6 +416,10 @@ def test_threads_draining_a_small_bucket_draw_no_429(settings: Any) -> None:
     # A 20-token bucket is under ESI_RATE_LIMIT_PACE_TOKENS (the default, 100, again here):
     # paced from the first answer on.
     settings.ESI_RATE_LIMIT_PACE_TOKENS = 100
+    # A margin of 4 tokens, not the default 2 (one request): on a loaded test machine the
+    # emulator's threads count concurrent requests in an order of their own (it admits a
+    # request, then charges it when it answers), which can take one request more.
+    settings.ESI_RATE_LIMIT_RESERVE = 0.2
     with Emulator(rate_limit="20/3s") as emulator:
         settings.ESI_API_URL = emulator.url
         settings.ESI_SSO_BASE_URL = emulator.url
@@ -424,7 +428,7 @@ def test_threads_draining_a_small_bucket_draw_no_429(settings: Any) -> None:
         statuses = [r.status for r in emulator.requests if r.kind == "esi"]
     assert statuses.count(429) == 0
     # 10 answers per window of 3 s (20 tokens), less the reserve: pacing still gets through.
-    assert statuses.count(200) >= 12
+    assert statuses.count(200) >= 10
     assert counts["ok"] == statuses.count(200)
 
 
@@ -445,6 +449,7 @@ def test_processes_draining_a_small_bucket_draw_no_429() -> None:
             "django.setup()\n"
             "from django.conf import settings\n"
             "settings.ESI_API_URL = settings.ESI_SSO_BASE_URL = os.environ['PACING_EMULATOR_URL']\n"
+            "settings.ESI_RATE_LIMIT_RESERVE = 0.2  # 6 tokens (see the threads test)\n"
             "from esi.clients import EsiClientProvider\n"
             "from tests.http.test_pacing import _hammer\n"
             "client = EsiClientProvider().client\n"
