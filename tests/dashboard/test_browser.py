@@ -101,7 +101,15 @@ class DashboardInBrowserTests(EmulatorTestCaseMixin, StaticLiveServerTestCase):
         selector the next page also has finds the old page's element."""
         page = self.browser.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.browser, timeout).until(expected_conditions.staleness_of(page))
+
+        def gone(_driver) -> bool:
+            try:
+                page.is_enabled()
+            except WebDriverException:  # stale; Chromium may also say "node ... does not belong to the document"
+                return True
+            return False
+
+        WebDriverWait(self.browser, timeout).until(gone)
 
     def wait_for(self, selector: str, timeout: float = 10):
         return WebDriverWait(self.browser, timeout).until(
