@@ -791,7 +791,7 @@ def _seed(cache: BaseCache, bucket: _Bucket, key: str, now: float) -> None:
     """Start the counter of paced bucket ``key`` from this process's last ``Remaining`` of
     it (plus what our spends gave back since), or from a full bucket when that is older than
     a window; less the reserve and the tokens in flight. ``add``: a concurrent seed wins."""
-    avail_key, inflight_key, seen_key = _pace_keys(key)
+    _, inflight_key, seen_key = _pace_keys(key)
     limit, window = cast(int, bucket.limit), cast(int, bucket.window)
     if bucket.remaining is not None and now - bucket.updated_at < window:
         tokens = bucket.remaining + _returned(bucket, bucket.updated_at, now)

@@ -150,6 +150,15 @@ class EsiPackage:
         return "public", f"{module}.{rest[0]} is defined by a public module"
 
 
+
+def _imported_module(package: str, node: ast.ImportFrom) -> str:
+    """The dotted module a ``from ... import`` in ``package`` names, relative levels resolved."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
 class TestModule:
     def __init__(self, path: Path, dotted: str):
         self.path = path
@@ -167,12 +176,7 @@ class TestModule:
                 for a in node.names:
                     self.imports[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
             if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - (node.level - 1)]
-                    mod = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    mod = node.module or ""
+                mod = _imported_module(package, node)
                 for a in node.names:
                     self.imports[a.asname or a.name] = f"{mod}.{a.name}"
 
@@ -202,12 +206,7 @@ class TestModule:
         found = []
         for node in ast.walk(self.tree):
             if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - (node.level - 1)]
-                    mod = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    mod = node.module or ""
+                mod = _imported_module(package, node)
                 if mod == "esi" or mod.startswith("esi."):
                     found += [f"{mod}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
